@@ -1,0 +1,78 @@
+"""Corpus readers: one module per corpus, one registry line each.
+
+>>> from ser_pipeline.corpora import read_corpus
+>>> manifest, rejects = read_corpus("emodb", "/data/corpora/emodb")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables
+
+#: registry name -> module under ser_pipeline.corpora (the order is the paper's Table 1 order).
+REGISTRY: dict[str, str] = {
+    "cmu_mosei": "cmu_mosei",
+    "crema_d": "crema_d",
+    "emov_db": "emov_db",
+    "iemocap": "iemocap",
+    "jl_corpus": "jl_corpus",
+    "msp_podcast": "msp_podcast",
+    "msp_improv": "msp_improv",
+    "manifest": "manifest",
+    "ravdess": "ravdess",
+    "savee": "savee",
+    "tess": "tess",
+    "vesus": "vesus",
+    "esd": "esd",
+    "asvp_esd": "asvp_esd",
+    "ogvc": "ogvc",
+    "studies": "studies",
+    "emodb": "emodb",
+    "aesdd": "aesdd",
+    "urdu": "urdu",
+    "masc": "masc",
+    "hume_prosody": "hume_prosody",
+}
+
+
+def available() -> list[str]:
+    """Registry names whose reader module is present in this installation."""
+    out = []
+    for name, mod in REGISTRY.items():
+        try:
+            importlib.import_module(f"ser_pipeline.corpora.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ser_pipeline.corpora.{mod}":
+                raise
+            continue
+        out.append(name)
+    return out
+
+
+def module(name: str) -> ModuleType:
+    """The reader module of corpus ``name``; ``KeyError`` lists the known names."""
+    if name not in REGISTRY:
+        raise KeyError(f"unknown corpus {name!r}; known: {', '.join(REGISTRY)}")
+    return importlib.import_module(f"ser_pipeline.corpora.{REGISTRY[name]}")
+
+
+def get_spec(name: str) -> CorpusSpec:
+    """The :class:`CorpusSpec` of corpus ``name``."""
+    return module(name).SPEC
+
+
+def read_corpus(name: str, root: str | Path, **options: Any) -> CorpusTables:
+    """Read corpus ``name`` from its distribution layout under ``root``.
+
+    Returns ``(manifest_df, rejects_df)`` with the columns of DESIGN.md. Raises
+    :class:`CorpusNotFoundError` if ``root`` is not a folder.
+    """
+    return module(name).read(Path(root), **options)
+
+
+__all__ = ["REGISTRY", "CorpusNotFoundError", "CorpusSpec", "CorpusTables", "available", "get_spec",
+           "module", "read_corpus"]

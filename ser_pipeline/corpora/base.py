@@ -1,0 +1,354 @@
+"""What every corpus reader shares: the spec, the table schemas, audio probing, reject reasons.
+
+A reader module (``ser_pipeline/corpora/<name>.py``) declares ``SPEC`` and ``LABEL_MAP`` and one
+public function ``read(root: Path, **options) -> CorpusTables``. It walks the corpus exactly as
+distributed, builds rows with :class:`TableBuilder`, and returns the manifest (one row per
+utterance) and the rejects (one row per file that could not become a row, with a reason).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import soundfile as sf
+
+from ser_pipeline.emotions import CLASSES, N_CLASSES
+from ser_pipeline.labels.intensity import intensity as _intensity
+
+Role = Literal["train", "test", "zero_shot", "finetune", "user"]
+Seconds = float
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+class Reason:
+    """Enumerable reject reasons (the ``reason`` column of a rejects table)."""
+
+    UNREADABLE_AUDIO = "unreadable_audio"  # soundfile cannot open or decode it
+    ZERO_LENGTH = "zero_length"  # a valid header with no samples
+    BAD_SAMPLES = "bad_samples"  # NaN or inf samples
+    AUDIO_MISSING = "audio_missing"  # a label file lists audio that does not exist
+    LABEL_MISSING = "label_missing"  # audio that no label file lists / no label in the name
+    LABEL_UNKNOWN = "unknown_label"  # a label code that the label map does not know
+    MALFORMED = "malformed_annotation"  # a label line or file name that cannot be parsed
+    DUPLICATE_ID = "duplicate_id"  # a second file with an utterance id already taken
+    NO_AGREEMENT = "no_agreement"  # no consensus and no votes to build a soft label from
+    OUTSIDE_ROOT = "outside_root"  # a manifest path that escapes the corpus root
+    SEGMENT_OUT_OF_RANGE = "segment_out_of_range"  # a segment that lies outside its audio file
+
+    ALL = (
+        UNREADABLE_AUDIO, ZERO_LENGTH, BAD_SAMPLES, AUDIO_MISSING, LABEL_MISSING, LABEL_UNKNOWN,
+        MALFORMED, DUPLICATE_ID, NO_AGREEMENT, OUTSIDE_ROOT, SEGMENT_OUT_OF_RANGE,
+    )
+
+
+class CorpusNotFoundError(FileNotFoundError):
+    """The corpus folder does not exist (the Dagster asset turns this into a skip, not a failure)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusSpec:
+    """Static description of one corpus (docs/corpora.md is generated from these)."""
+
+    name: str  # registry name, also the first part of every utterance_id
+    title: str  # human name, e.g. "RAVDESS"
+    role: Role  # train | test | zero_shot | finetune | user
+    languages: tuple[str, ...]  # ISO 639-1
+    layout: str  # the expected on-disk tree, as text
+    soft_label_source: str  # which fields feed the raw scores
+    label_map: Mapping[str, Mapping[str, float]] = dataclasses.field(default_factory=dict)
+    sample_rates_hz: tuple[int, ...] = ()  # as distributed (documentation; files are probed)
+    extra_columns: Mapping[str, pa.DataType] = dataclasses.field(default_factory=dict)
+    assumptions: str = ""  # what the reader assumes where corpora.md says "unconfirmed"
+    code_version: str = "1"  # bump when the reader or its label map changes
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+MANIFEST_FIELDS: list[pa.Field] = [
+    pa.field("utterance_id", pa.string(), nullable=False),  # "<corpus>/<relative path w/o ext>"
+    pa.field("corpus", pa.string(), nullable=False),
+    pa.field("path", pa.string(), nullable=False),  # relative to the corpus root, POSIX
+    pa.field("speaker", pa.string(), nullable=False),  # corpus-qualified, e.g. "ravdess/03"
+    pa.field("gender", pa.string()),  # "F" / "M" / null
+    pa.field("language", pa.string(), nullable=False),  # ISO 639-1
+    pa.field("duration_s", pa.float64(), nullable=False),  # seconds of this utterance
+    pa.field("sample_rate", pa.int32(), nullable=False),  # Hz, probed from the header
+    pa.field("channels", pa.int16(), nullable=False),  # as stored; readers down-mix
+    pa.field("source_label", pa.string()),  # the corpus's own label text, verbatim
+    pa.field("official_split", pa.string()),  # e.g. IEMOCAP "Session4", MSP "Train"
+    pa.field("n_raters", pa.int32()),  # raters behind the vote, where votes exist
+    pa.field("start_s", pa.float64()),  # segment start inside `path` (seconds), else null
+    pa.field("end_s", pa.float64()),  # segment end inside `path` (seconds), else null
+    *[pa.field(c, pa.float64(), nullable=False) for c in CLASSES],  # raw scores in [0, 1]
+    pa.field("intensity", pa.float64(), nullable=False),  # E_i (paper §2.2)
+]
+MANIFEST_COLUMNS = [f.name for f in MANIFEST_FIELDS]
+
+REJECTS_SCHEMA = pa.schema(
+    [
+        pa.field("corpus", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),  # relative to the corpus root when inside it
+        pa.field("reason", pa.string(), nullable=False),  # one of Reason.ALL
+        pa.field("detail", pa.string()),  # free text for a person
+    ]
+)
+
+
+def manifest_schema(extra_columns: Mapping[str, pa.DataType] | None = None) -> pa.Schema:
+    """The manifest schema, with a corpus's extra columns appended in declaration order."""
+    fields = list(MANIFEST_FIELDS)
+    for name, dtype in (extra_columns or {}).items():
+        fields.append(pa.field(name, dtype))
+    return pa.schema(fields)
+
+
+class CorpusTables(NamedTuple):
+    """A reader's result: the manifest and the rejects, as pandas DataFrames."""
+
+    manifest: pd.DataFrame
+    rejects: pd.DataFrame
+
+
+# --- audio probing --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    """Header facts of one audio file (no full decode)."""
+
+    sample_rate: int  # Hz
+    channels: int
+    frames: int  # samples per channel
+    subtype: str
+
+    @property
+    def duration_s(self) -> Seconds:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+class AudioProbeError(Exception):
+    """A file that cannot become a row; carries the reject reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def probe_audio(path: Path) -> AudioInfo:
+    """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable."""
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError
+        if not os.path.exists(path):
+            raise AudioProbeError(Reason.AUDIO_MISSING, f"{path}: no such file") from exc
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioProbeError(Reason.ZERO_LENGTH, f"{path}: header reports {info.frames} samples")
+    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
+
+
+def require_root(root: Path | str, name: str) -> Path:
+    """Return ``root`` as a Path, or raise :class:`CorpusNotFoundError` naming it."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusNotFoundError(f"{name}: corpus folder not found: {root}")
+    return root
+
+
+def walk_audio(root: Path, subdir: str | None = None) -> list[Path]:
+    """All audio files below ``root/subdir`` (case-insensitive extension), sorted, links kept."""
+    base = root / subdir if subdir else root
+    if not base.is_dir():
+        return []
+    found = []
+    for dirpath, _dirnames, filenames in os.walk(base, followlinks=False):
+        for fn in filenames:
+            if fn.lower().endswith(AUDIO_EXTENSIONS) and not fn.startswith("._"):
+                found.append(Path(dirpath) / fn)
+    return sorted(found)
+
+
+# --- building tables ------------------------------------------------------------------------
+
+
+class TableBuilder:
+    """Collects rows and rejects for one corpus and turns them into typed, sorted tables.
+
+    Every audio file a reader sees must end up in exactly one of :meth:`add` or :meth:`reject`;
+    :meth:`reject_unclaimed` turns audio that no label referenced into ``label_missing`` rejects.
+    """
+
+    def __init__(self, spec: CorpusSpec, root: Path):
+        self.spec = spec
+        self.root = Path(root)
+        self._rows: list[dict[str, Any]] = []
+        self._rejects: list[dict[str, Any]] = []
+        self._ids: set[str] = set()
+        self._claimed: set[str] = set()
+        self._probe_cache: dict[str, AudioInfo | AudioProbeError] = {}
+
+    # relative POSIX path of a file inside the root
+    def rel(self, path: Path | str) -> str:
+        p = Path(path)
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            return p.as_posix()
+
+    def probe(self, path: Path) -> AudioInfo:
+        key = self.rel(path)
+        if key not in self._probe_cache:
+            try:
+                self._probe_cache[key] = probe_audio(path)
+            except AudioProbeError as err:
+                self._probe_cache[key] = err
+        got = self._probe_cache[key]
+        if isinstance(got, AudioProbeError):
+            raise got
+        return got
+
+    def reject(self, path: Path | str, reason: str, detail: str = "") -> None:
+        """Record that ``path`` could not become a row, with one of :class:`Reason`."""
+        if reason not in Reason.ALL:
+            raise ValueError(f"unknown reject reason {reason!r}; expected one of {Reason.ALL}")
+        rel = self.rel(path)
+        self._claimed.add(rel)
+        self._rejects.append({"corpus": self.spec.name, "path": rel, "reason": reason, "detail": detail})
+
+    def claim(self, path: Path | str) -> None:
+        """Mark a file as handled without a row (e.g. a segment source already rejected)."""
+        self._claimed.add(self.rel(path))
+
+    def add(
+        self,
+        path: Path,
+        scores: np.ndarray,
+        *,
+        speaker: str | None,
+        language: str,
+        source_label: str | None,
+        gender: str | None = None,
+        official_split: str | None = None,
+        n_raters: int | None = None,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        utterance_key: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Probe ``path`` and append one row; on a problem, append a reject instead.
+
+        Args:
+            path: the audio file (absolute, inside the root).
+            scores: raw score vector, shape (8,), in [0, 1] (labels.md), before normalisation.
+            speaker: the corpus's own speaker id (qualified here as ``<corpus>/<id>``); None =
+                unknown.
+            start_s, end_s: segment bounds inside the file in seconds (clamped to the file).
+            utterance_key: replaces the relative path without extension in the utterance id
+                (segments of one file need distinct keys).
+        Returns:
+            True if a row was added.
+        """
+        rel = self.rel(path)
+        self._claimed.add(rel)
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != (N_CLASSES,) or not np.all(np.isfinite(scores)) or scores.min() < 0:
+            self.reject(path, Reason.MALFORMED, f"bad score vector {scores.tolist()}")
+            return False
+        key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
+        uid = f"{self.spec.name}/{key}"
+        if uid in self._ids:
+            self.reject(path, Reason.DUPLICATE_ID, f"utterance id {uid} already taken")
+            return False
+        try:
+            info = self.probe(Path(path))
+        except AudioProbeError as err:
+            self.reject(path, err.reason, err.detail)
+            return False
+        duration = info.duration_s
+        if start_s is not None or end_s is not None:
+            s = max(0.0, float(start_s or 0.0))  # negative starts exist (CMU-MOSEI): clamp
+            e = min(float(end_s) if end_s is not None else duration, duration)
+            if e - s <= 0:
+                self.reject(path, Reason.SEGMENT_OUT_OF_RANGE,
+                            f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
+                return False
+            start_s, end_s, duration = s, e, e - s
+        self._ids.add(uid)
+        row: dict[str, Any] = {
+            "utterance_id": uid,
+            "corpus": self.spec.name,
+            "path": rel,
+            "speaker": f"{self.spec.name}/{speaker}" if speaker not in (None, "") else f"{self.spec.name}/unknown",
+            "gender": gender,
+            "language": language,
+            "duration_s": float(duration),
+            "sample_rate": info.sample_rate,
+            "channels": info.channels,
+            "source_label": source_label,
+            "official_split": official_split,
+            "n_raters": n_raters,
+            "start_s": start_s,
+            "end_s": end_s,
+        }
+        row.update({c: float(v) for c, v in zip(CLASSES, scores, strict=True)})
+        row["intensity"] = float(_intensity(scores))
+        for name in self.spec.extra_columns:
+            row[name] = (extra or {}).get(name)
+        self._rows.append(row)
+        return True
+
+    def reject_unclaimed(self, audio_files: Iterable[Path], detail: str = "no label file lists this audio") -> None:
+        """Reject every file of ``audio_files`` that no :meth:`add`/:meth:`reject` has handled."""
+        for p in audio_files:
+            if self.rel(p) not in self._claimed:
+                self.reject(p, Reason.LABEL_MISSING, detail)
+
+    def finish(self) -> CorpusTables:
+        """Typed, sorted tables (sorted so that re-reads give byte-identical Parquet)."""
+        schema = manifest_schema(self.spec.extra_columns)
+        manifest = empty_manifest(self.spec.extra_columns) if not self._rows else (
+            pa.Table.from_pylist(self._rows, schema=schema).to_pandas()
+        )
+        manifest = manifest.sort_values("utterance_id", kind="stable").reset_index(drop=True)
+        rejects = rejects_frame(self._rejects)
+        return CorpusTables(manifest, rejects)
+
+
+def empty_manifest(extra_columns: Mapping[str, pa.DataType] | None = None) -> pd.DataFrame:
+    """An empty manifest DataFrame with the schema's columns and dtypes."""
+    return manifest_schema(extra_columns).empty_table().to_pandas()
+
+
+def rejects_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rejects rows as a sorted DataFrame with :data:`REJECTS_SCHEMA`."""
+    table = pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA) if rows else REJECTS_SCHEMA.empty_table()
+    df = table.to_pandas()
+    return df.sort_values(["path", "reason"], kind="stable").reset_index(drop=True)
+
+
+def lookup_label(label_map: Mapping[str, Mapping[str, float]], code: str) -> Mapping[str, float] | None:
+    """The weight row of ``code`` in ``label_map`` (exact, then case-insensitive), or None."""
+    if code in label_map:
+        return label_map[code]
+    low = {k.lower(): v for k, v in label_map.items()}
+    return low.get(code.lower())
+
+
+def read_text(path: Path) -> str:
+    """Read a label file as text: UTF-8 first, then Latin-1 (never fails on odd bytes)."""
+    data = Path(path).read_bytes()
+    for enc in ("utf-8-sig", "latin-1"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")
