@@ -1,0 +1,52 @@
+"""Decode any clip to 16 kHz mono float32 (soundfile + soxr "HQ")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ser_pipeline.audio import SAMPLE_RATE
+
+
+class AudioDecodeError(RuntimeError):
+    """A clip that cannot be decoded; the message names the file and the problem."""
+
+
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """Down-mix (samples, channels) to (samples,) by averaging channels."""
+    return data if data.ndim == 1 else data.mean(axis=1)
+
+
+def resample(wave: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample a mono float32 waveform with soxr (quality "HQ"). Shape (n,) -> (n·target/orig,)."""
+    if orig_sr == target_sr:
+        return wave.astype(np.float32, copy=False)
+    return soxr.resample(wave.astype(np.float32, copy=False), orig_sr, target_sr, quality="HQ").astype(np.float32)
+
+
+def load_clip(path: str | Path, start_s: float | None = None, end_s: float | None = None,
+              target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Read ``path`` (optionally only [start_s, end_s) seconds), down-mix, resample.
+
+    Returns:
+        float32 waveform at ``target_sr`` Hz, shape (samples,). Non-finite samples raise
+        :class:`AudioDecodeError` (a NaN would poison a whole training window).
+    """
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sr = f.samplerate
+            start = int(round((start_s or 0.0) * sr))
+            stop = f.frames if end_s is None else min(f.frames, int(round(end_s * sr)))
+            f.seek(min(start, f.frames))
+            data = f.read(max(stop - start, 0), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioDecodeError(f"{path}: cannot decode audio: {exc}") from exc
+    wave = to_mono(data)
+    if wave.size == 0:
+        raise AudioDecodeError(f"{path}: no samples in [{start_s}, {end_s}] s")
+    if not np.all(np.isfinite(wave)):
+        raise AudioDecodeError(f"{path}: contains NaN or inf samples")
+    return resample(wave, sr, target_sr)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, label banning, logit adjustment, the paper's single-clip protocol."""

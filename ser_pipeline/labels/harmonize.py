@@ -1,0 +1,29 @@
+"""From raw per-corpus tables to one smoothed training table (DESIGN.md ``smoothed_labels``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
+from ser_pipeline.labels.domains import domain_keys
+from ser_pipeline.labels.intensity import mean_intensity
+from ser_pipeline.labels.smoothing import Variant, neutral_smoothing
+
+
+def corpus_mean_intensity(table: pd.DataFrame) -> float:
+    """Ē of one corpus table (paper §2.2), from its ``intensity`` column."""
+    return mean_intensity(table["intensity"].to_numpy())
+
+
+def add_soft_labels(table: pd.DataFrame, mean_e: float, variant: Variant = "neutral") -> pd.DataFrame:
+    """A copy of one corpus table with ``soft_*`` (smoothed, normalised), ``hard_label``, ``domain``.
+
+    Raw score columns are never modified (later assets add columns, never overwrite).
+    """
+    out = table.copy()
+    soft = neutral_smoothing(out[list(CLASSES)].to_numpy(), out["intensity"].to_numpy(), mean_e, variant)
+    for j, col in enumerate(SOFT_COLUMNS):
+        out[col] = soft[:, j]
+    out["hard_label"] = pd.Series([CLASSES[i] for i in soft.argmax(axis=1)], index=out.index, dtype="string")
+    out["domain"] = domain_keys(out)
+    return out
