@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export SER_DATA_DIR ?= $(CURDIR)/data
+export MLFLOW_TRACKING_URI ?= sqlite:///$(SER_DATA_DIR)/mlflow.db
+
+.PHONY: install demo test clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch==2.13.0 is pinned in pyproject: pip takes the local CPU wheel here, never a CUDA build
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m compileall -q $(VENV)/lib > /dev/null 2>&1 || true
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(SER_DATA_DIR)
+	$(VENV)/bin/ser demo-data --out $(SER_DATA_DIR)/demo_corpora
+	$(VENV)/bin/dagster job execute -m ser_pipeline.definitions -j full_pipeline -c configs/demo.yaml
+	$(PY) -m ser_pipeline.defs.demo_summary
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(SER_DATA_DIR) $(DAGSTER_HOME)/history $(DAGSTER_HOME)/storage $(DAGSTER_HOME)/logs

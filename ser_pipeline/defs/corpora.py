@@ -1,0 +1,84 @@
+"""One asset per corpus (key ``corpora/<name>``): the Parquet soft-label table + a rejects table."""
+
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from ser_pipeline.corpora import available, get_spec, read_corpus
+from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest
+from ser_pipeline.defs.io import write_parquet
+from ser_pipeline.defs.resources import CorporaResource, DataDirResource
+from ser_pipeline.defs.summaries import table_summary
+from ser_pipeline.emotions import CLASSES
+
+GROUP = "corpora"
+
+
+class CorpusReadConfig(dg.Config):
+    """Reader options passed to ``read(root, **options)`` (e.g. EMO-DB ``boredom: drop``)."""
+
+    options: dict[str, str] = {}
+
+
+def corpus_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["corpora", name])
+
+
+def _label_map_hash(name: str) -> str:
+    import hashlib
+
+    spec = get_spec(name)
+    blob = json.dumps({k: dict(v) for k, v in spec.label_map.items()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def make_corpus_asset(name: str) -> dg.AssetsDefinition:
+    """The asset for corpus ``name``; its code_version is the reader's plus its label map's hash,
+    so fixing a label map re-materializes exactly that corpus (and what depends on it)."""
+    spec = get_spec(name)
+
+    @dg.asset(
+        key=corpus_key(name),
+        group_name=GROUP,
+        code_version=f"{spec.code_version}-{_label_map_hash(name)}",
+        kinds={"parquet"},
+        description=f"{spec.title} ({spec.role}; {', '.join(spec.languages) or 'any language'}): "
+                    f"one row per utterance with the 8 raw emotion scores. Soft labels: {spec.soft_label_source}.",
+        tags={"role": spec.role},
+    )
+    def _corpus(context: dg.AssetExecutionContext, config: CorpusReadConfig, corpora: CorporaResource,
+                data_dir: DataDirResource) -> pd.DataFrame:
+        root = corpora.root_for(name)
+        try:
+            manifest, rejects = read_corpus(name, root, **config.options)
+        except CorpusNotFoundError as exc:
+            # A user with only some corpora must still be able to run the pipeline: an absent
+            # corpus is reported and yields an empty table (downstream assets ignore it).
+            context.log.warning(f"{exc} — skipped (set SER_CORPORA_ROOT or corpora.overrides.{name})")
+            context.add_output_metadata({"status": "absent (skipped)", "root": str(root), "dagster/row_count": 0})
+            return empty_manifest(spec.extra_columns)
+        rejects_path = data_dir.base() / "rejects" / f"{name}.parquet"
+        write_parquet(rejects, rejects_path)
+        by_reason = rejects["reason"].value_counts().to_dict() if len(rejects) else {}
+        context.add_output_metadata({
+            "status": "read",
+            "root": str(root),
+            **table_summary(manifest),
+            "rejects": len(rejects),
+            "rejects_by_reason": dg.MetadataValue.json({str(k): int(v) for k, v in by_reason.items()}),
+            "rejects_path": dg.MetadataValue.path(str(rejects_path)),
+        })
+        if len(rejects):
+            context.log.warning(f"{name}: {len(rejects)} file(s) rejected: {by_reason}")
+        return manifest
+
+    return _corpus
+
+
+CORPUS_NAMES: list[str] = available()
+CORPUS_ASSETS: list[dg.AssetsDefinition] = [make_corpus_asset(n) for n in CORPUS_NAMES]
+#: corpora that feed the label assets (all but the fine-tune target)
+LABEL_CORPORA: list[str] = [n for n in CORPUS_NAMES if get_spec(n).role != "finetune"]
+__all__ = ["CLASSES", "CORPUS_ASSETS", "CORPUS_NAMES", "LABEL_CORPORA", "corpus_key"]

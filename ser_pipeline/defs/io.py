@@ -1,0 +1,74 @@
+"""Parquet/JSON IO manager: deterministic, atomic files under the data dir.
+
+DataFrames become ``<base>/<asset key path>.parquet`` with a fixed schema, sorted rows (by the
+first id-like column) and no volatile metadata, written to a temporary file and renamed, so a
+re-materialization of unchanged data gives a byte-identical file and an interrupted write
+leaves the previous file intact. dicts become ``.json``.
+"""
+
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic Parquet: no pandas index, fixed compression, atomic rename."""
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=65536))
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Stores DataFrame outputs as Parquet and dict outputs as JSON under ``base_dir``."""
+
+    base_dir: str | None = None
+
+    def _base(self) -> Path:
+        return Path(self.base_dir or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve() / "assets"
+
+    def _path(self, context, suffix: str) -> Path:
+        return self._base().joinpath(*context.asset_key.path).with_suffix(suffix)
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        if isinstance(obj, pd.DataFrame):
+            path = self._path(context, ".parquet")
+            write_parquet(obj, path)
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path)),
+                                         "dagster/row_count": len(obj)})
+        elif isinstance(obj, dict):
+            path = self._path(context, ".json")
+            atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True)))
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
+        else:
+            raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}; "
+                            "expected a pandas DataFrame or a dict")
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        for suffix, load in ((".parquet", pd.read_parquet), (".json", lambda p: json.loads(Path(p).read_text()))):
+            path = self._path(context.upstream_output, suffix) if context.upstream_output else None
+            if path is not None and path.exists():
+                return load(path)
+        raise FileNotFoundError(f"{context.asset_key.to_user_string()}: no stored table under {self._base()}; "
+                                "materialize it first")

@@ -1,0 +1,95 @@
+"""Label assets: per-corpus mean intensity, neutral smoothing + domains, splits + prior."""
+
+
+import json
+
+import dagster as dg
+import pandas as pd
+
+from ser_pipeline.corpora import get_spec
+from ser_pipeline.defs.corpora import LABEL_CORPORA, corpus_key
+from ser_pipeline.defs.io import atomic_write_bytes
+from ser_pipeline.defs.resources import DataDirResource
+from ser_pipeline.defs.summaries import histogram_markdown, table_summary
+from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
+from ser_pipeline.labels.domains import domain_vocabulary
+from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
+from ser_pipeline.labels.splits import assign_splits, class_prior
+
+GROUP = "labels"
+_INS = {name: dg.AssetIn(key=corpus_key(name)) for name in LABEL_CORPORA}
+
+
+@dg.asset(ins=_INS, group_name=GROUP, code_version="1", kinds={"pandas"})
+def label_intensity(context: dg.AssetExecutionContext, **tables: pd.DataFrame) -> pd.DataFrame:
+    """Per-corpus mean intensity Ē (paper §2.2): one row per corpus present."""
+    rows = [{"corpus": name, "n": len(t), "mean_intensity": corpus_mean_intensity(t)}
+            for name, t in sorted(tables.items()) if len(t)]
+    df = pd.DataFrame(rows, columns=["corpus", "n", "mean_intensity"])
+    context.add_output_metadata({
+        "corpora_present": len(df),
+        "mean_intensity": dg.MetadataValue.md(df.to_markdown(index=False) if len(df) else "(no corpus present)"),
+    })
+    return df
+
+
+class SmoothingConfig(dg.Config):
+    """Neutral smoothing variant (labels.md): ``neutral`` (default) or ``paper``."""
+
+    variant: str = "neutral"
+
+
+@dg.asset(ins={**_INS, "label_intensity": dg.AssetIn()}, group_name=GROUP, code_version="1", kinds={"parquet"})
+def smoothed_labels(context: dg.AssetExecutionContext, config: SmoothingConfig, label_intensity: pd.DataFrame,
+                    **tables: pd.DataFrame) -> pd.DataFrame:
+    """All corpora in one table with smoothed soft labels (``soft_*``), ``hard_label`` and ``domain``."""
+    if config.variant not in ("neutral", "paper"):
+        raise dg.Failure(f"smoothed_labels.variant must be 'neutral' or 'paper', not {config.variant!r}")
+    mean_e = dict(zip(label_intensity["corpus"], label_intensity["mean_intensity"], strict=True))
+    parts = [add_soft_labels(t, mean_e[name], config.variant) for name, t in sorted(tables.items()) if len(t)]
+    if not parts:
+        raise dg.Failure("no corpus table has rows: check SER_CORPORA_ROOT / the corpora resource")
+    df = pd.concat(parts, ignore_index=True).sort_values("utterance_id", kind="stable").reset_index(drop=True)
+    context.add_output_metadata({**table_summary(df, SOFT_COLUMNS), "variant": config.variant,
+                                 "domains": int(df["domain"].nunique())})
+    return df
+
+
+class SplitConfig(dg.Config):
+    """95/5 split (paper §2.1) with a seed; ``by: speaker`` for a speaker-disjoint validation."""
+
+    validation_fraction: float = 0.05
+    seed: int = 0
+    by: str = "utterance"
+
+
+@dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"})
+def splits(context: dg.AssetExecutionContext, config: SplitConfig, smoothed_labels: pd.DataFrame,
+           data_dir: DataDirResource) -> pd.DataFrame:
+    """``split`` per row (train / validation / test = IEMOCAP Session 4 / zero_shot / finetune),
+    plus ``splits_meta.json`` with the domain vocabulary and the training class prior."""
+    roles = {c: get_spec(c).role for c in smoothed_labels["corpus"].unique()}
+    try:
+        split = assign_splits(smoothed_labels, roles, validation_fraction=config.validation_fraction,
+                              seed=config.seed, by=config.by)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    df = smoothed_labels.assign(split=split)
+    train = df[df["split"] == "train"]
+    if train.empty:
+        raise dg.Failure("the training split is empty: no corpus with role 'train' has rows")
+    vocab = domain_vocabulary(train["domain"])
+    prior = class_prior(train)
+    meta = {"domain_vocab": vocab, "prior": [float(p) for p in prior], "labels": list(CLASSES),
+            "validation_fraction": config.validation_fraction, "seed": config.seed, "by": config.by}
+    meta_path = data_dir.base() / "assets" / "splits_meta.json"
+    atomic_write_bytes(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
+    counts = df.groupby(["split", "corpus"]).size().unstack(fill_value=0)
+    context.add_output_metadata({
+        "dagster/row_count": len(df),
+        "split_counts": dg.MetadataValue.md(counts.to_markdown()),
+        "n_domains": len(vocab),
+        "training_prior": dg.MetadataValue.md(histogram_markdown({c: round(p, 4) for c, p in zip(CLASSES, prior, strict=True)}).replace("count", "prior")),
+        "splits_meta": dg.MetadataValue.path(str(meta_path)),
+    })
+    return df

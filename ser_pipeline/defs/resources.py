@@ -1,0 +1,120 @@
+"""Resources: where corpora live, where tables go, and MLflow tracking."""
+
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+
+class CorporaResource(dg.ConfigurableResource):
+    """Where each corpus folder is: ``<root>/<name>`` unless ``overrides`` names another folder.
+
+    ``root`` defaults to ``$SER_CORPORA_ROOT``, else ``./corpora``.
+    """
+
+    root: str | None = None
+    overrides: dict[str, str] = {}
+
+    def base(self) -> Path:
+        return Path(self.root or os.environ.get("SER_CORPORA_ROOT", "corpora")).expanduser().resolve()
+
+    def root_for(self, name: str) -> Path:
+        """The folder of corpus ``name``."""
+        if name in self.overrides:
+            return Path(self.overrides[name]).expanduser().resolve()
+        return self.base() / name
+
+    def roots(self, names) -> dict[str, str]:
+        return {n: str(self.root_for(n)) for n in names}
+
+
+class DataDirResource(dg.ConfigurableResource):
+    """Where tables, models and the default MLflow store go: ``$SER_DATA_DIR`` or ``./data``."""
+
+    path: str | None = None
+
+    def base(self) -> Path:
+        p = Path(self.path or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve()
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """A small MLflow client wrapper with explicit run ids (no global active run).
+
+    ``tracking_uri`` defaults to ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<data dir>/mlflow.db``.
+    """
+
+    tracking_uri: str | None = None
+    experiment_name: str = "ser_pipeline"
+    data_dir: str | None = None
+
+    def uri(self) -> str:
+        if self.tracking_uri:
+            return self.tracking_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return os.environ["MLFLOW_TRACKING_URI"]
+        base = Path(self.data_dir or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve()
+        base.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{base}/mlflow.db"
+
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri())
+
+    def experiment_id(self) -> str:
+        c = self.client()
+        exp = c.get_experiment_by_name(self.experiment_name)
+        return exp.experiment_id if exp else c.create_experiment(self.experiment_name)
+
+    def create_run(self, run_name: str, tags: dict[str, str]) -> str:
+        """Start a run and return its id."""
+        run = self.client().create_run(self.experiment_id(), run_name=run_name, tags=tags)
+        return run.info.run_id
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        c = self.client()
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            c.log_batch(run_id, params=items[i: i + 100])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        items = [Metric(k, float(v), ts, step) for k, v in metrics.items() if v is not None]
+        c = self.client()
+        for i in range(0, len(items), 500):
+            c.log_batch(run_id, metrics=items[i: i + 500])
+
+    def log_artifacts(self, run_id: str, local_dir: str | Path, artifact_path: str | None = None) -> None:
+        self.client().log_artifacts(run_id, str(local_dir), artifact_path)
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+        self.client().log_artifact(run_id, str(local_path), artifact_path)
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client().set_terminated(run_id, status=status)
+
+    @contextlib.contextmanager
+    def run(self, run_name: str, tags: dict[str, str]) -> Iterator[str]:
+        """A run that ends FINISHED on success and FAILED on an exception."""
+        run_id = self.create_run(run_name, tags)
+        try:
+            yield run_id
+        except BaseException:
+            self.end_run(run_id, "FAILED")
+            raise
+        self.end_run(run_id, "FINISHED")
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.uri()}#/experiments/{self.experiment_id()}/runs/{run_id}"
