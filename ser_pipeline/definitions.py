@@ -21,8 +21,10 @@ RESOURCES = {
     "mlflow": MlflowResource(),
 }
 
+ASSETS = [*CORPUS_ASSETS, label_intensity, smoothed_labels, splits, emotion_model, *EVALUATION_ASSETS]
+
 defs = dg.Definitions(
-    assets=[*CORPUS_ASSETS, label_intensity, smoothed_labels, splits, emotion_model, *EVALUATION_ASSETS],
+    assets=ASSETS,
     jobs=JOBS,
     resources=RESOURCES,
 )
