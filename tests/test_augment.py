@@ -84,3 +84,27 @@ def test_echo_adds_a_delayed_copy():
     assert len(y) == len(x)
     with pytest.raises(ValueError, match="decay"):
         Echo(min_decay=0.5, max_decay=1.5)
+
+
+# --- SpecAugment on the log-mel
+
+
+def test_specaugment_masks_only_valid_frames_and_is_seeded():
+    import torch
+
+    from ser_pipeline.audio.specaugment import SpecAugmentConfig, spec_augment
+
+    x = torch.randn(3, 80, 300)
+    mask = torch.zeros(3, 300, dtype=torch.bool)
+    mask[:, :200] = True
+    cfg = SpecAugmentConfig(freq_masks=2, freq_width=10, time_masks=2, time_width=30, noise_std=0.1)
+    a = spec_augment(x, cfg, torch.Generator().manual_seed(0), mask)
+    b = spec_augment(x, cfg, torch.Generator().manual_seed(0), mask)
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert torch.equal(a[:, :, 200:], x[:, :, 200:])  # padding untouched
+    assert not torch.equal(a[:, :, :200], x[:, :, :200])
+    quiet = SpecAugmentConfig(freq_masks=0, time_masks=1, time_width=30, noise_std=0.0)
+    c = spec_augment(x, quiet, torch.Generator().manual_seed(1), mask)
+    changed = (c != x).any(1)  # (B, T) frames hit by the time mask
+    assert changed.sum(1).le(30).all() and not changed[:, 200:].any()
+    assert torch.equal(spec_augment(x, SpecAugmentConfig(enabled=False), torch.Generator(), mask), x)
