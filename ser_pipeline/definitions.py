@@ -6,10 +6,14 @@ Only gathers what ``defs/`` declares.
 
 import dagster as dg
 
-from ser_pipeline.defs.corpora import CORPUS_ASSETS
+from ser_pipeline.defs.automation import (
+    make_automation_sensor, make_raw_corpus_asset, make_training_schedule, make_training_sensor,
+)
+from ser_pipeline.defs.checks import CHECKS
+from ser_pipeline.defs.corpora import CORPUS_ASSETS, CORPUS_NAMES
 from ser_pipeline.defs.evaluation import EVALUATION_ASSETS
 from ser_pipeline.defs.io import ParquetIOManager
-from ser_pipeline.defs.jobs import JOBS
+from ser_pipeline.defs.jobs import JOBS, train_and_evaluate
 from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.training import emotion_model
@@ -21,10 +25,14 @@ RESOURCES = {
     "mlflow": MlflowResource(),
 }
 
-ASSETS = [*CORPUS_ASSETS, label_intensity, smoothed_labels, splits, emotion_model, *EVALUATION_ASSETS]
+RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
+ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, emotion_model, *EVALUATION_ASSETS]
 
 defs = dg.Definitions(
     assets=ASSETS,
+    asset_checks=CHECKS,
     jobs=JOBS,
+    schedules=[make_training_schedule(train_and_evaluate)],
+    sensors=[make_training_sensor(train_and_evaluate), make_automation_sensor()],
     resources=RESOURCES,
 )

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ser_pipeline.definitions import ASSETS, defs
+from ser_pipeline.defs.checks import CHECKS
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.synth import synth_corpus
@@ -49,9 +50,15 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
         "mlflow": MlflowResource(tracking_uri=uri),
     }
     with dg.instance_for_test() as instance:
-        result = dg.materialize(ASSETS, resources=resources, instance=instance,
+        result = dg.materialize([*ASSETS, *CHECKS], resources=resources, instance=instance,
                                 run_config={"ops": {"emotion_model": {"config": TINY_TRAIN}}})
         assert result.success
+        evals = result.get_asset_check_evaluations()
+        failed = [(e.asset_key.to_user_string(), e.check_name) for e in evals
+                  if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+        assert len(evals) == len(CHECKS) and not failed, failed
+        warned = {(e.asset_key.to_user_string(), e.check_name) for e in evals if not e.passed}
+        assert ("corpora/crema_d", "reject_share") in warned  # its silent clip is 1 of 13 files
         # absent corpora are skipped with a clear status, present ones carry counts
         mats = {e.asset_key.to_user_string(): e.materialization.metadata
                 for e in result.get_asset_materialization_events()}

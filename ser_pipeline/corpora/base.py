@@ -148,12 +148,32 @@ def probe_audio(path: Path) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError
+        if os.path.islink(path) and not os.path.exists(path):
+            raise AudioProbeError(Reason.AUDIO_MISSING,
+                                  f"{path}: broken symlink to {os.readlink(path)}") from exc
         if not os.path.exists(path):
             raise AudioProbeError(Reason.AUDIO_MISSING, f"{path}: no such file") from exc
+        if not os.access(path, os.R_OK):
+            raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: permission denied") from exc
         raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioProbeError(Reason.ZERO_LENGTH, f"{path}: header reports {info.frames} samples")
+    if info.subtype in ("FLOAT", "DOUBLE"):
+        # Only float files can hold NaN/inf; PCM cannot, so the header probe suffices for those.
+        _check_finite(path)
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
+
+
+def _check_finite(path: Path, block: int = 1 << 18) -> None:
+    """Raise ``bad_samples`` if a float file holds NaN or inf (streamed; memory stays flat)."""
+    try:
+        for chunk in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
+            if not np.all(np.isfinite(chunk)):
+                raise AudioProbeError(Reason.BAD_SAMPLES, f"{path}: NaN or inf samples")
+    except AudioProbeError:
+        raise
+    except Exception as exc:
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
 
 
 def require_root(root: Path | str, name: str) -> Path:

@@ -127,7 +127,8 @@ def read(root: Path, manifest_file: str | None = None,
             b.reject(path, Reason.MALFORMED, f"bad score value: {exc}")
             continue
         if not os.path.exists(path):
-            b.reject(path, Reason.AUDIO_MISSING, f"{rel} is listed in the manifest but does not exist")
+            what = f"a broken symlink to {os.readlink(path)}" if os.path.islink(path) else "does not exist"
+            b.reject(path, Reason.AUDIO_MISSING, f"{rel} is listed in the manifest but {what}")
             continue
         try:
             start, end = _float(rec.get("start_s")), _float(rec.get("end_s"))

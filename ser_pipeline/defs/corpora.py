@@ -8,6 +8,7 @@ import pandas as pd
 
 from ser_pipeline.corpora import available, get_spec, read_corpus
 from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest
+from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
 from ser_pipeline.defs.summaries import table_summary
@@ -44,6 +45,8 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         group_name=GROUP,
         code_version=f"{spec.code_version}-{_label_map_hash(name)}",
         kinds={"parquet"},
+        deps=[raw_key(name)],
+        automation_condition=DATA_CONDITION,
         description=f"{spec.title} ({spec.role}; {', '.join(spec.languages) or 'any language'}): "
                     f"one row per utterance with the 8 raw emotion scores. Soft labels: {spec.soft_label_source}.",
         tags={"role": spec.role},

@@ -13,4 +13,8 @@ full_pipeline = dg.define_asset_job(
     "full_pipeline", selection=dg.AssetSelection.all(),
     description="Everything: corpora -> labels -> splits -> training -> evaluation.")
 
-JOBS = [prepare_data, train_and_evaluate, full_pipeline]
+observe_corpora = dg.define_asset_job(
+    "observe_corpora", selection=dg.AssetSelection.groups("raw", include_sources=True),
+    description="Fingerprint every corpus folder (the data versions automation reacts to).")
+
+JOBS = [prepare_data, train_and_evaluate, full_pipeline, observe_corpora]

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from ser_pipeline.corpora import get_spec
+from ser_pipeline.defs.automation import DATA_CONDITION
 from ser_pipeline.defs.corpora import LABEL_CORPORA, corpus_key
 from ser_pipeline.defs.io import atomic_write_bytes
 from ser_pipeline.defs.resources import DataDirResource
@@ -20,7 +21,8 @@ GROUP = "labels"
 _INS = {name: dg.AssetIn(key=corpus_key(name)) for name in LABEL_CORPORA}
 
 
-@dg.asset(ins=_INS, group_name=GROUP, code_version="1", kinds={"pandas"})
+@dg.asset(ins=_INS, group_name=GROUP, code_version="1", kinds={"pandas"},
+          automation_condition=DATA_CONDITION)
 def label_intensity(context: dg.AssetExecutionContext, **tables: pd.DataFrame) -> pd.DataFrame:
     """Per-corpus mean intensity Ē (paper §2.2): one row per corpus present."""
     rows = [{"corpus": name, "n": len(t), "mean_intensity": corpus_mean_intensity(t)}
@@ -39,7 +41,8 @@ class SmoothingConfig(dg.Config):
     variant: str = "neutral"
 
 
-@dg.asset(ins={**_INS, "label_intensity": dg.AssetIn()}, group_name=GROUP, code_version="1", kinds={"parquet"})
+@dg.asset(ins={**_INS, "label_intensity": dg.AssetIn()}, group_name=GROUP, code_version="1", kinds={"parquet"},
+          automation_condition=DATA_CONDITION)
 def smoothed_labels(context: dg.AssetExecutionContext, config: SmoothingConfig, label_intensity: pd.DataFrame,
                     **tables: pd.DataFrame) -> pd.DataFrame:
     """All corpora in one table with smoothed soft labels (``soft_*``), ``hard_label`` and ``domain``."""
@@ -63,9 +66,10 @@ class SplitConfig(dg.Config):
     by: str = "utterance"
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"})
+@dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"},
+          automation_condition=DATA_CONDITION)
 def splits(context: dg.AssetExecutionContext, config: SplitConfig, smoothed_labels: pd.DataFrame,
-           data_dir: DataDirResource) -> pd.DataFrame:
+           data_dir: DataDirResource) -> dg.Output[pd.DataFrame]:
     """``split`` per row (train / validation / test = IEMOCAP Session 4 / zero_shot / finetune),
     plus ``splits_meta.json`` with the domain vocabulary and the training class prior."""
     roles = {c: get_spec(c).role for c in smoothed_labels["corpus"].unique()}
@@ -85,11 +89,25 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, smoothed_labe
     meta_path = data_dir.base() / "assets" / "splits_meta.json"
     atomic_write_bytes(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
     counts = df.groupby(["split", "corpus"]).size().unstack(fill_value=0)
-    context.add_output_metadata({
+    version = training_data_version(df)
+    return dg.Output(df, data_version=dg.DataVersion(version), metadata={
+        "train_data_version": version,
         "dagster/row_count": len(df),
         "split_counts": dg.MetadataValue.md(counts.to_markdown()),
         "n_domains": len(vocab),
         "training_prior": dg.MetadataValue.md(histogram_markdown({c: round(p, 4) for c, p in zip(CLASSES, prior, strict=True)}).replace("count", "prior")),
         "splits_meta": dg.MetadataValue.path(str(meta_path)),
     })
-    return df
+
+
+def training_data_version(df: pd.DataFrame) -> str:
+    """Hash of what training sees: the train/validation rows' ids, soft labels and domains.
+
+    The training sensor retrains once per new value; re-materializing unchanged data keeps it.
+    """
+    import hashlib
+
+    cols = ["utterance_id", "split", "domain", *SOFT_COLUMNS]
+    part = df.loc[df["split"].isin(["train", "validation"]), cols].sort_values("utterance_id")
+    h = hashlib.sha256(pd.util.hash_pandas_object(part.round({c: 9 for c in SOFT_COLUMNS}), index=False).values.tobytes())
+    return h.hexdigest()[:32]

@@ -43,6 +43,9 @@ class DataDirResource(dg.ConfigurableResource):
         return p
 
 
+_FALLBACKS: dict[str, str] = {}  # configured URI -> local fallback URI (per process)
+
+
 class MlflowResource(dg.ConfigurableResource):
     """A small MLflow client wrapper with explicit run ids (no global active run).
 
@@ -52,15 +55,57 @@ class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str | None = None
     experiment_name: str = "ser_pipeline"
     data_dir: str | None = None
+    # What to do when the tracking server cannot be reached: "fail" (before any training starts)
+    # or "local" (log to sqlite:///<data dir>/mlflow_fallback.db and say so).
+    on_unavailable: str = "fail"
+    probe_timeout_s: float = 5.0
 
-    def uri(self) -> str:
+    def _configured_uri(self) -> str:
         if self.tracking_uri:
             return self.tracking_uri
         if os.environ.get("MLFLOW_TRACKING_URI"):
             return os.environ["MLFLOW_TRACKING_URI"]
+        return f"sqlite:///{self._data_base()}/mlflow.db"
+
+    def _data_base(self) -> Path:
         base = Path(self.data_dir or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve()
         base.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{base}/mlflow.db"
+        return base
+
+    def uri(self) -> str:
+        """The tracking URI in use (the local fallback once :meth:`ensure_available` switched to it)."""
+        configured = self._configured_uri()
+        return _FALLBACKS.get(configured, configured)
+
+    def ensure_available(self, log=None) -> str:
+        """Probe the tracking store with a short timeout; fail fast with a clear message, or switch
+        to the local fallback store when ``on_unavailable == "local"``. Returns the URI in use."""
+        if self.on_unavailable not in ("fail", "local"):
+            raise ValueError(f"mlflow.on_unavailable must be 'fail' or 'local', not {self.on_unavailable!r}")
+        configured = self._configured_uri()
+        if configured.startswith(("http://", "https://")):
+            import urllib.error
+            import urllib.request
+
+            try:
+                with urllib.request.urlopen(f"{configured.rstrip('/')}/health", timeout=self.probe_timeout_s):
+                    return configured
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                problem = f"MLflow tracking server unreachable at {configured}: {exc}"
+        else:
+            try:
+                self.client().search_experiments(max_results=1)
+                return configured
+            except Exception as exc:  # a broken sqlite path, a bad scheme ...
+                problem = f"MLflow tracking store unusable at {configured}: {exc}"
+        if self.on_unavailable == "fail":
+            raise RuntimeError(f"{problem}. Start the server, fix MLFLOW_TRACKING_URI, or set "
+                               "resources.mlflow.config.on_unavailable: local to log to a local store.")
+        fallback = f"sqlite:///{self._data_base()}/mlflow_fallback.db"
+        _FALLBACKS[configured] = fallback
+        if log is not None:
+            log.warning(f"{problem}; logging to the local fallback store {fallback}")
+        return fallback
 
     def client(self):
         from mlflow.tracking import MlflowClient

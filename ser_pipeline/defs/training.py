@@ -75,6 +75,7 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     """Train the emotion model on the train split; export safetensors + config + labels + prior;
     log params, per-step loss/lr and per-epoch validation F1 to MLflow."""
     cfg = config.to_train_config()
+    mlflow.ensure_available(context.log)  # fail fast, before hours of training
     meta = json.loads((data_dir.base() / "assets" / "splits_meta.json").read_text())
     roots = corpora.roots(CORPUS_NAMES)
     train_df = splits[splits["split"] == "train"]

@@ -1,0 +1,85 @@
+"""Asset checks. Blocking ones stop a bad table from flowing on in the same run."""
+
+import os
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ser_pipeline.corpora.validate import leakage, validate_manifest, validate_soft_labels
+from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
+from ser_pipeline.defs.evaluation import EVAL_SETS, select_set
+from ser_pipeline.defs.resources import DataDirResource
+from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
+
+#: labels.md "Classes scored per set"
+EXPECTED_SCORED = {
+    "iemocap_s4": {"anger", "happiness", "neutral", "sadness", "surprise"},
+    "emodb": {"anger", "disgust", "fear", "happiness", "neutral", "sadness"},
+    "masc": {"anger", "fear", "happiness", "neutral", "sadness"},
+    "urdu": {"anger", "happiness", "neutral", "sadness"},
+    "aesdd": {"anger", "disgust", "fear", "happiness", "sadness"},
+}
+
+
+def max_reject_share() -> float:
+    return float(os.environ.get("SER_MAX_REJECT_SHARE", "0.05"))
+
+
+def _result(problems: list[str], **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", **metadata})
+
+
+def make_corpus_checks(name: str) -> list[dg.AssetChecksDefinition]:
+    key = corpus_key(name)
+
+    @dg.asset_check(asset=key, name="table_valid", blocking=True,
+                    description="8 score columns in order, scores in [0, 1], no NaN, unique ids, sane durations, probed rates")
+    def _table_valid(table: pd.DataFrame) -> dg.AssetCheckResult:
+        return _result(validate_manifest(table), rows=len(table))
+
+    @dg.asset_check(asset=key, name="reject_share", blocking=False,
+                    description="warns when rejects exceed SER_MAX_REJECT_SHARE (default 5 %) of the files")
+    def _reject_share(table: pd.DataFrame, data_dir: DataDirResource) -> dg.AssetCheckResult:
+        path = data_dir.base() / "rejects" / f"{name}.parquet"
+        rejects = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["reason"])
+        rows = len(table)
+        total = rows + len(rejects)
+        share = len(rejects) / total if total else 0.0
+        return dg.AssetCheckResult(
+            passed=share <= max_reject_share(), severity=dg.AssetCheckSeverity.WARN,
+            metadata={"reject_share": round(share, 4), "rejects": len(rejects), "rows": rows,
+                      "by_reason": dg.MetadataValue.json(rejects["reason"].value_counts().to_dict())})
+
+    return [_table_valid, _reject_share]
+
+
+@dg.asset_check(asset="smoothed_labels", blocking=True, description="soft labels non-negative, no NaN, summing to 1")
+def soft_labels_valid(smoothed_labels: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(validate_soft_labels(smoothed_labels), rows=len(smoothed_labels))
+
+
+@dg.asset_check(asset="splits", blocking=True,
+                description="no speaker or utterance of the test set or the zero-shot corpora in training")
+def no_held_out_leakage(splits: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(leakage(splits), **{f"n_{k}": int(v) for k, v in splits["split"].value_counts().items()})
+
+
+@dg.asset_check(asset="splits", blocking=False,
+                description="every evaluation set scores exactly the classes of labels.md")
+def evaluation_classes(splits: pd.DataFrame) -> dg.AssetCheckResult:
+    problems, present = [], {}
+    for s in EVAL_SETS:
+        rows = select_set(splits, s)
+        if rows.empty:
+            continue
+        got = {CLASSES[i] for i in np.unique(rows[list(SOFT_COLUMNS)].to_numpy().argmax(1))}
+        present[s] = ", ".join(sorted(got))
+        if s in EXPECTED_SCORED and got != EXPECTED_SCORED[s]:
+            problems.append(f"{s}: found classes {sorted(got)}, expected {sorted(EXPECTED_SCORED[s])}")
+    return dg.AssetCheckResult(passed=not problems, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"problems": "\n".join(problems) or "none", **present})
+
+
+CHECKS = [c for n in CORPUS_NAMES for c in make_corpus_checks(n)] + [soft_labels_valid, no_held_out_leakage,
+                                                                      evaluation_classes]

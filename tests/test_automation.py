@@ -1,0 +1,107 @@
+"""Declarative automation, observation fingerprints, the training sensor — with Dagster's own testing APIs."""
+
+import dataclasses
+import os
+import time
+
+import dagster as dg
+import pytest
+
+import ser_pipeline.corpora.ravdess as ravdess_module
+from ser_pipeline.definitions import RAW_ASSETS
+from ser_pipeline.defs.automation import make_training_sensor, raw_key
+from ser_pipeline.defs.corpora import CORPUS_ASSETS, make_corpus_asset
+from ser_pipeline.defs.io import ParquetIOManager
+from ser_pipeline.defs.jobs import observe_corpora, train_and_evaluate
+from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
+from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
+from ser_pipeline.synth import synth_corpus
+
+DATA_ASSETS = [*CORPUS_ASSETS, label_intensity, smoothed_labels, splits]
+LABEL_KEYS = {"label_intensity", "smoothed_labels", "splits"}
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    root = tmp_path / "corpora"
+    synth_corpus("ravdess", root / "ravdess", speakers=1, per_class=1)
+    synth_corpus("emodb", root / "emodb", speakers=1, per_class=1)
+    resources = {"corpora": CorporaResource(root=str(root)), "data_dir": DataDirResource(path=str(tmp_path / "d")),
+                 "io_manager": ParquetIOManager(base_dir=str(tmp_path / "d")),
+                 "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/m.db")}
+    with dg.instance_for_test() as instance:
+        yield root, resources, instance
+
+
+def observe_all(instance, resources):
+    """Run the real `observe_corpora` job in process."""
+    defs = dg.Definitions(assets=RAW_ASSETS, jobs=[observe_corpora], resources=resources)
+    assert defs.resolve_job_def("observe_corpora").execute_in_process(instance=instance).success
+
+
+def requested(result, assets) -> set[str]:
+    return {k.to_user_string() for a in assets for k in a.keys if result.get_num_requested(k)}
+
+
+def test_changed_corpus_rematerializes_exactly_its_tables(setup):
+    root, resources, instance = setup
+    defs = dg.Definitions(assets=[*RAW_ASSETS, *DATA_ASSETS], resources=resources)
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the sensor's first tick
+    assert requested(r, DATA_ASSETS) == set()
+    observe_all(instance, resources)
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
+    first = requested(r, DATA_ASSETS)
+    assert {"corpora/ravdess", "corpora/emodb", "corpora/crema_d"} <= first  # every observed folder
+    assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources,
+                          selection=[k for a in DATA_ASSETS for k in a.keys]).success
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
+    assert requested(r, DATA_ASSETS) == set()
+
+    observe_all(instance, resources)  # nothing changed on disk
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
+    assert requested(r, DATA_ASSETS) == set()
+
+    wav = next((root / "ravdess").rglob("*.wav"))
+    os.utime(wav, ns=(time.time_ns(), time.time_ns() + 10**9))  # touch one file
+    observe_all(instance, resources)
+    assert instance.get_latest_data_version_record(raw_key("ravdess")) is not None
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
+    assert requested(r, DATA_ASSETS) == {"corpora/ravdess"} | LABEL_KEYS
+
+
+def test_label_map_code_version_bump_requests_the_corpus(setup, monkeypatch):
+    _root, resources, instance = setup
+    observe_all(instance, resources)
+    assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources,
+                          selection=[k for a in DATA_ASSETS for k in a.keys]).success
+    defs = dg.Definitions(assets=[*RAW_ASSETS, *DATA_ASSETS], resources=resources)
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
+    assert requested(r, DATA_ASSETS) == set()
+    # fixing a label map = a new code version of exactly that corpus
+    monkeypatch.setattr(ravdess_module, "SPEC", dataclasses.replace(
+        ravdess_module.SPEC, label_map={**ravdess_module.LABEL_MAP, "02": {"neutral": 0.5, "other": 0.5}}))
+    bumped = [make_corpus_asset("ravdess") if a.key.to_user_string() == "corpora/ravdess" else a for a in DATA_ASSETS]
+    r = dg.evaluate_automation_conditions(defs=dg.Definitions(assets=[*RAW_ASSETS, *bumped], resources=resources), instance=instance, cursor=r.cursor)
+    assert requested(r, bumped) == {"corpora/ravdess"} | LABEL_KEYS
+
+
+def test_training_sensor_fires_once_per_split_version(setup):
+    root, resources, instance = setup
+    sensor = make_training_sensor(train_and_evaluate)
+    ctx = dg.build_sensor_context(instance=instance)
+    assert isinstance(sensor(ctx), dg.SkipReason)
+    sel = [k for a in DATA_ASSETS for k in a.keys]
+    assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources, selection=sel).success
+    res = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert len(res.run_requests) == 1
+    cursor = res.cursor
+    # re-materializing unchanged data keeps the training split's data version: no new run
+    assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources, selection=sel).success
+    res2 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert not res2.run_requests
+    # new data -> new version -> exactly one new run request
+    synth_corpus("crema_d", root / "crema_d", speakers=1, per_class=1)
+    assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources, selection=sel).success
+    res3 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert len(res3.run_requests) == 1 and res3.run_requests[0].run_key != res.run_requests[0].run_key
