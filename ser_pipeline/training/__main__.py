@@ -40,8 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ser_pipeline.training", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="YAML/JSON training spec")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from the newest valid checkpoint in out_dir/checkpoints")
     args = ap.parse_args(argv)
-    result = run_from_spec(load_config_file(args.config))
+    spec = load_config_file(args.config)
+    if args.resume:
+        spec = {**spec, "train": {**(spec.get("train") or {}), "resume": True}}
+    result = run_from_spec(spec)
+    if result.export_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(json.dumps({"export_dir": str(result.export_dir), "steps": result.steps,
                       "val_micro_f1": result.val_micro_f1}))
     return 0

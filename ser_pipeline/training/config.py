@@ -33,8 +33,11 @@ class ModelConfig:
 class TrainConfig:
     """Everything a training run needs besides the data tables."""
 
-    # --- data
+    # --- data: Algorithm 1 packing (paper §2.4) and augmentation (§2.3)
     window_s: float = 30.0  # model context L in seconds (Whisper: 30 s = 1,500 frames at 50 Hz)
+    fill: float = 0.8  # a window is closed once it holds >= fill·L
+    augment: dict = dataclasses.field(default_factory=dict)  # AugmentConfig fields; {"enabled": false} = off
+    specaugment: dict = dataclasses.field(default_factory=dict)  # SpecAugmentConfig fields
     # --- model
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     # --- optimisation
@@ -43,6 +46,19 @@ class TrainConfig:
     lr: float = 3e-4  # peak learning rate
     weight_decay: float = 0.01
     grad_clip: float = 1.0  # max global grad norm (0 = off)
+    pct_start: float = 0.1  # one-cycle cosine: fraction of optimizer steps spent warming up
+    accumulation: dict = dataclasses.field(default_factory=lambda: {0: 1})  # epoch -> micro-batches per step
+    # --- losses (paper §2.6)
+    emotion_loss: str = "clip"  # clip: CE of span-mean logits | frame: per-frame masked CE
+    domain_loss: str = "grl"  # grl: gradient reversal | paper: L = CE_emo - w_d·CE_dom | off
+    domain_weight: float = 0.01  # w_d
+    # --- speed
+    amp: str = "auto"  # auto (bf16 on CUDA, off on CPU) | bf16 | fp16 | off
+    grad_checkpointing: bool = False  # recompute encoder activations in backward (less memory)
+    # --- checkpoints
+    checkpoint_every: int = 0  # optimizer steps between checkpoints (0 = epoch end only)
+    keep_checkpoints: int = 3  # newest checkpoint files kept
+    resume: bool = False  # continue from the newest valid checkpoint in out_dir/checkpoints
     # --- system
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -79,6 +95,23 @@ class TrainConfig:
             raise ValueError(f"batch_size must be >= 1, found {self.batch_size}")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, found {self.lr}")
+        if not 0 < self.fill <= 1:
+            raise ValueError(f"fill must be in (0, 1], found {self.fill}")
+        choices = {"emotion_loss": ("clip", "frame"), "domain_loss": ("grl", "paper", "off"),
+                   "amp": ("auto", "bf16", "fp16", "off")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, found {getattr(self, name)!r}")
+        if self.domain_weight < 0:
+            raise ValueError(f"domain_weight must be >= 0, found {self.domain_weight}")
+        # fail early on bad nested values (these raise ValueError naming the field)
+        from ser_pipeline.audio.augment import AugmentConfig
+        from ser_pipeline.audio.specaugment import SpecAugmentConfig
+        from ser_pipeline.training.schedule import AccumulationSchedule
+
+        AccumulationSchedule(self.accumulation)
+        AugmentConfig.from_dict(self.augment)
+        SpecAugmentConfig(**self.specaugment).validate()
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

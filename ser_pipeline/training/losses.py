@@ -113,7 +113,15 @@ def domain_adversarial_loss(hidden: torch.Tensor, domain_head: nn.Module, spans:
         feats = hidden
     else:
         raise ValueError(f"domain mode must be 'grl' or 'paper', found {mode!r}")
-    logits = span_mean_logits(domain_head(feats), spans)  # (K, n_domains)
+    return domain_loss_from_frame_logits(domain_head(feats), spans, domain_ids, w_d, mode)
+
+
+def domain_loss_from_frame_logits(domain_frame_logits: torch.Tensor, spans: torch.Tensor,
+                                  domain_ids: torch.Tensor, w_d: float = 0.01,
+                                  mode: DomainMode = "grl") -> tuple[torch.Tensor, torch.Tensor]:
+    """As :func:`domain_adversarial_loss`, given the head's per-frame output (B, T, n_domains)
+    (computed through :func:`grad_reverse` in "grl" mode, e.g. inside a DDP-wrapped forward)."""
+    logits = span_mean_logits(domain_frame_logits, spans)  # (K, n_domains)
     keep = domain_ids >= 0
     if not bool(keep.any()):
         zero = logits.sum() * 0.0

@@ -104,3 +104,61 @@ def freeze_front_end(encoder: WhisperEncoder) -> None:
 def valid_frames(n_samples: int, n_frames: int) -> int:
     """Encoder frames that hold audio for a clip of ``n_samples`` at 16 kHz (320 samples/frame)."""
     return max(1, min(n_frames, -(-n_samples // 320)))
+
+
+class TrainingModel(nn.Module):
+    """What the training loop runs (and DDP wraps): emotion logits and domain logits per frame.
+
+    The domain head sees the encoder output through a gradient reversal of scale ``w_d`` in
+    "grl" mode (paper §2.6; see :mod:`ser_pipeline.training.losses`), directly in "paper" mode.
+    Keeping both heads inside one ``forward`` lets DDP see every parameter's use.
+    """
+
+    def __init__(self, model: EmotionModel, domain_mode: str = "grl", w_d: float = 0.01):
+        super().__init__()
+        self.model, self.domain_mode, self.w_d = model, domain_mode, w_d
+
+    def forward(self, input_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, n_mels, 2·T) -> (emotion logits (B, T, 8), domain logits (B, T, n_domains) or None)."""
+        from ser_pipeline.training.losses import grad_reverse
+
+        logits, hidden = self.model(input_features)
+        head = self.model.domain_head
+        if head is None or self.domain_mode == "off":
+            return logits, None
+        feats = grad_reverse(hidden, self.w_d) if self.domain_mode == "grl" else hidden
+        return logits, head(feats)
+
+
+def load_released(model: EmotionModel, path: str) -> None:
+    """Load a released checkpoint: a plain state_dict with ``encoder.*``, ``head.weight``,
+    ``head.bias`` and ``logit_scaling`` (the paper's published format), with weights_only=True.
+
+    The domain head is not part of a release and keeps its fresh initialisation.
+
+    Raises:
+        ValueError: naming missing/unexpected keys or mismatched shapes.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    own = model.state_dict()
+    bad = [f"{k}: {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state.items()
+           if k in own and own[k].shape != v.shape]
+    if bad:
+        raise ValueError(f"{path}: shapes differ from the model: {bad[:5]}")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("domain_head.")]
+    if missing or unexpected:
+        raise ValueError(f"{path}: not a released checkpoint for this model: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+
+
+def enable_gradient_checkpointing(model: EmotionModel) -> None:
+    """Recompute the encoder layers' activations in backward (transformers' non-reentrant mode)."""
+    enc = model.encoder
+    # transformers 5 renamed the method; the old name warns that it goes away in v6
+    if hasattr(enc, "activation_checkpointing_enable"):
+        enc.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        enc.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
