@@ -7,7 +7,10 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export SER_DATA_DIR ?= $(CURDIR)/data
 export MLFLOW_TRACKING_URI ?= sqlite:///$(SER_DATA_DIR)/mlflow.db
 
-.PHONY: install demo test clean
+.PHONY: install demo test ui mlflow-ui clean
+
+SER_UI_HOST ?= 127.0.0.1  # the UIs bind to loopback unless you say otherwise
+SER_UI_PORT ?= 3000
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +30,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+ui: $(STAMP)
+	$(VENV)/bin/dagster dev -w workspace.yaml -h $(SER_UI_HOST) -p $(SER_UI_PORT)
+
+mlflow-ui: $(STAMP)
+	$(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(SER_UI_HOST) --port 5000
 
 clean:
 	rm -rf $(SER_DATA_DIR) $(DAGSTER_HOME)/history $(DAGSTER_HOME)/storage $(DAGSTER_HOME)/logs

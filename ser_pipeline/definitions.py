@@ -9,6 +9,7 @@ import dagster as dg
 from ser_pipeline.defs.automation import (
     make_automation_sensor, make_raw_corpus_asset, make_training_schedule, make_training_sensor,
 )
+from ser_pipeline.defs.cache import CACHE_ASSETS
 from ser_pipeline.defs.checks import CHECKS
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, CORPUS_NAMES
 from ser_pipeline.defs.evaluation import EVALUATION_ASSETS
@@ -26,7 +27,8 @@ RESOURCES = {
 }
 
 RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
-ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, emotion_model, *EVALUATION_ASSETS]
+ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
+          *EVALUATION_ASSETS]
 
 defs = dg.Definitions(
     assets=ASSETS,

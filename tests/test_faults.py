@@ -155,3 +155,24 @@ def test_missing_manifest_column_names_it(tmp_path):
     (tmp_path / "manifest.csv").write_text("path,label,language\na.wav,happy,en\n")
     with pytest.raises(ValueError, match=r"\['speaker'\]"):
         read_corpus("manifest", tmp_path)
+
+
+def test_zero_shot_corpus_configured_as_training_is_refused():
+    import pandas as pd
+
+    from ser_pipeline.labels.splits import assign_splits
+
+    df = pd.DataFrame({"utterance_id": ["a", "b"], "corpus": ["ravdess", "emodb"], "speaker": ["x", "y"],
+                       "official_split": [None, None]})
+    roles = {"ravdess": "train", "emodb": "zero_shot"}
+    with pytest.raises(ValueError, match=r"train_corpora: \['emodb'\] are \['zero_shot'\]"):
+        assign_splits(df, roles, train_corpora=["ravdess", "emodb"])
+    assert assign_splits(df, roles, validation_fraction=0.0, train_corpora=["ravdess"]).tolist() == ["train", "zero_shot"]
+
+
+def test_empty_training_split_is_refused(tmp_path):
+    from ser_pipeline.training.config import TrainConfig
+    from ser_pipeline.training.loop import train
+
+    with pytest.raises(ValueError, match="training split is empty"):
+        train(TrainConfig(), pd.DataFrame(), None, {}, domain_vocab=[], prior=np.ones(8) / 8, out_dir=tmp_path)

@@ -8,6 +8,8 @@ utterance) and the rejects (one row per file that could not become a row, with a
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 from collections.abc import Iterable, Mapping
@@ -176,6 +178,72 @@ def _check_finite(path: Path, block: int = 1 << 18) -> None:
         raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
 
 
+@dataclasses.dataclass
+class ScanSettings:
+    """How corpus scans probe audio: worker processes and a progress callback."""
+
+    workers: int = 1  # processes probing headers (1 = in this process)
+    progress: Any = None  # callable(done: int, total: int) or None
+    tqdm: bool = False  # a progress bar on the terminal
+
+
+_SCAN = contextvars.ContextVar("ser_scan_settings", default=ScanSettings(
+    workers=int(os.environ.get("SER_SCAN_WORKERS", "1"))))
+
+
+@contextlib.contextmanager
+def scan_settings(**kw: Any):
+    """Temporarily change :class:`ScanSettings` (e.g. ``with scan_settings(workers=4): read(...)``)."""
+    token = _SCAN.set(dataclasses.replace(_SCAN.get(), **kw))
+    try:
+        yield _SCAN.get()
+    finally:
+        _SCAN.reset(token)
+
+
+def _probe_or_error(path: str) -> AudioInfo | AudioProbeError:
+    try:
+        return probe_audio(Path(path))
+    except AudioProbeError as err:
+        return err
+
+
+def probe_many(paths: Mapping[str, Path]) -> dict[str, AudioInfo | AudioProbeError]:
+    """Probe many files (key -> path), in worker processes when the scan settings say so."""
+    settings = _SCAN.get()
+    keys = list(paths)
+    out: dict[str, AudioInfo | AudioProbeError] = {}
+    bar = None
+    if settings.tqdm and keys:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(keys), unit="file", desc="probing audio", leave=False)
+    step = max(1, len(keys) // 20)
+
+    def done(i: int) -> None:
+        if bar is not None:
+            bar.update(1)
+        if settings.progress is not None and (i % step == 0 or i == len(keys)):
+            settings.progress(i, len(keys))
+
+    if settings.workers > 1 and len(keys) >= 64:
+        import concurrent.futures as cf
+
+        chunk = max(16, len(keys) // (settings.workers * 8))
+        with cf.ProcessPoolExecutor(settings.workers) as pool:
+            for i, (k, res) in enumerate(zip(keys, pool.map(_probe_or_error, [str(paths[k]) for k in keys],
+                                                            chunksize=chunk), strict=True), 1):
+                out[k] = res
+                done(i)
+    else:
+        for i, k in enumerate(keys, 1):
+            out[k] = _probe_or_error(str(paths[k]))
+            done(i)
+    if bar is not None:
+        bar.close()
+    return out
+
+
 def require_root(root: Path | str, name: str) -> Path:
     """Return ``root`` as a Path, or raise :class:`CorpusNotFoundError` naming it."""
     root = Path(root)
@@ -210,19 +278,20 @@ class TableBuilder:
     def __init__(self, spec: CorpusSpec, root: Path):
         self.spec = spec
         self.root = Path(root)
+        self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
         self._rows: list[dict[str, Any]] = []
         self._rejects: list[dict[str, Any]] = []
         self._ids: set[str] = set()
         self._claimed: set[str] = set()
         self._probe_cache: dict[str, AudioInfo | AudioProbeError] = {}
+        self._pending: list[tuple[Path, str, str, np.ndarray, dict[str, Any]]] = []
 
     # relative POSIX path of a file inside the root
     def rel(self, path: Path | str) -> str:
-        p = Path(path)
-        try:
-            return p.relative_to(self.root).as_posix()
-        except ValueError:
-            return p.as_posix()
+        p = str(path)
+        if p.startswith(self._root_prefix):
+            return p[len(self._root_prefix):].replace(os.sep, "/")
+        return Path(p).as_posix()
 
     def probe(self, path: Path) -> AudioInfo:
         key = self.rel(path)
@@ -264,7 +333,8 @@ class TableBuilder:
         utterance_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Probe ``path`` and append one row; on a problem, append a reject instead.
+        """Queue one row for ``path``; :meth:`finish` probes the audio (in parallel) and turns it
+        into a row, or into a reject (unreadable audio, zero length, duplicate id, ...).
 
         Args:
             path: the audio file (absolute, inside the root).
@@ -275,7 +345,7 @@ class TableBuilder:
             utterance_key: replaces the relative path without extension in the utterance id
                 (segments of one file need distinct keys).
         Returns:
-            True if a row was added.
+            False if the scores are malformed (rejected at once), else True (queued).
         """
         rel = self.rel(path)
         self._claimed.add(rel)
@@ -284,47 +354,44 @@ class TableBuilder:
             self.reject(path, Reason.MALFORMED, f"bad score vector {scores.tolist()}")
             return False
         key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
-        uid = f"{self.spec.name}/{key}"
-        if uid in self._ids:
-            self.reject(path, Reason.DUPLICATE_ID, f"utterance id {uid} already taken")
-            return False
-        try:
-            info = self.probe(Path(path))
-        except AudioProbeError as err:
-            self.reject(path, err.reason, err.detail)
-            return False
+        self._pending.append((Path(path), rel, f"{self.spec.name}/{key}", scores, dict(
+            speaker=speaker, language=language, source_label=source_label, gender=gender,
+            official_split=official_split, n_raters=n_raters, start_s=start_s, end_s=end_s, extra=extra)))
+        return True
+
+    def _row(self, path: Path, rel: str, uid: str, scores: np.ndarray, info: AudioInfo, f: dict) -> dict | None:
         duration = info.duration_s
+        start_s, end_s = f["start_s"], f["end_s"]
         if start_s is not None or end_s is not None:
             s = max(0.0, float(start_s or 0.0))  # negative starts exist (CMU-MOSEI): clamp
             e = min(float(end_s) if end_s is not None else duration, duration)
             if e - s <= 0:
                 self.reject(path, Reason.SEGMENT_OUT_OF_RANGE,
                             f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
-                return False
+                return None
             start_s, end_s, duration = s, e, e - s
-        self._ids.add(uid)
+        speaker = f["speaker"]
         row: dict[str, Any] = {
             "utterance_id": uid,
             "corpus": self.spec.name,
             "path": rel,
             "speaker": f"{self.spec.name}/{speaker}" if speaker not in (None, "") else f"{self.spec.name}/unknown",
-            "gender": gender,
-            "language": language,
+            "gender": f["gender"],
+            "language": f["language"],
             "duration_s": float(duration),
             "sample_rate": info.sample_rate,
             "channels": info.channels,
-            "source_label": source_label,
-            "official_split": official_split,
-            "n_raters": n_raters,
+            "source_label": f["source_label"],
+            "official_split": f["official_split"],
+            "n_raters": f["n_raters"],
             "start_s": start_s,
             "end_s": end_s,
         }
         row.update({c: float(v) for c, v in zip(CLASSES, scores, strict=True)})
         row["intensity"] = float(_intensity(scores))
         for name in self.spec.extra_columns:
-            row[name] = (extra or {}).get(name)
-        self._rows.append(row)
-        return True
+            row[name] = (f["extra"] or {}).get(name)
+        return row
 
     def reject_unclaimed(self, audio_files: Iterable[Path], detail: str = "no label file lists this audio") -> None:
         """Reject every file of ``audio_files`` that no :meth:`add`/:meth:`reject` has handled."""
@@ -333,7 +400,24 @@ class TableBuilder:
                 self.reject(p, Reason.LABEL_MISSING, detail)
 
     def finish(self) -> CorpusTables:
-        """Typed, sorted tables (sorted so that re-reads give byte-identical Parquet)."""
+        """Probe every queued file (header only, in parallel: see :func:`scan_settings`), then
+        build typed, sorted tables (sorted so that re-reads give byte-identical Parquet)."""
+        todo = {rel: path for path, rel, *_ in self._pending if rel not in self._probe_cache}
+        self._probe_cache.update(probe_many(todo))
+        ids: set[str] = set()
+        for path, rel, uid, scores, fields in self._pending:
+            if uid in ids:
+                self.reject(path, Reason.DUPLICATE_ID, f"utterance id {uid} already taken")
+                continue
+            got = self._probe_cache[rel]
+            if isinstance(got, AudioProbeError):
+                self.reject(path, got.reason, got.detail)
+                continue
+            row = self._row(path, rel, uid, scores, got, fields)
+            if row is not None:
+                ids.add(uid)
+                self._rows.append(row)
+        self._pending = []
         schema = manifest_schema(self.spec.extra_columns)
         manifest = empty_manifest(self.spec.extra_columns) if not self._rows else (
             pa.Table.from_pylist(self._rows, schema=schema).to_pandas()

@@ -80,14 +80,15 @@ def load_manifest_file(root: Path, manifest_file: str | None = None) -> pd.DataF
     raise FileNotFoundError(f"manifest: no {' or '.join(candidates)} in {root}")
 
 
-def _inside(root: Path, rel: str) -> Path | None:
-    """The resolved file if ``rel`` stays inside ``root`` (symlinks resolved), else None."""
-    if not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
+def _inside(root: str, root_real: str, rel: str) -> Path | None:
+    """``root/rel`` if ``rel`` stays inside ``root`` with symlinks resolved, else None."""
+    if not rel or os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
         return None
-    real = Path(os.path.realpath(root / rel))
-    if os.path.commonpath([real, os.path.realpath(root)]) != os.path.realpath(root):
+    full = os.path.join(root, rel)
+    real = os.path.realpath(full)
+    if real != root_real and not real.startswith(root_real + os.sep):
         return None
-    return root / rel
+    return Path(full)
 
 
 def _float(v) -> float | None:
@@ -105,9 +106,10 @@ def read(root: Path, manifest_file: str | None = None,
     lmap = {**LABEL_MAP, **(label_map or {})}
     b = TableBuilder(SPEC, root)
     has_scores = all(c in df.columns for c in CLASSES)
+    root_s, root_real = str(root), os.path.realpath(root)
     for rec in df.to_dict("records"):
         rel = str(rec["path"]).strip()
-        path = _inside(root, rel)
+        path = _inside(root_s, root_real, rel)
         if path is None:
             b.reject(rel, Reason.OUTSIDE_ROOT, f"path {rel!r} escapes the corpus root {root}")
             continue

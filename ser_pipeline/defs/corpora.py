@@ -2,12 +2,14 @@
 
 
 import json
+import os
+import sys
 
 import dagster as dg
 import pandas as pd
 
 from ser_pipeline.corpora import available, get_spec, read_corpus
-from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest
+from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest, scan_settings
 from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
@@ -21,6 +23,7 @@ class CorpusReadConfig(dg.Config):
     """Reader options passed to ``read(root, **options)`` (e.g. EMO-DB ``boredom: drop``)."""
 
     options: dict[str, str] = {}
+    workers: int = 0  # header-probe processes; 0 = $SER_SCAN_WORKERS or the CPU count
 
 
 def corpus_key(name: str) -> dg.AssetKey:
@@ -54,8 +57,14 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
     def _corpus(context: dg.AssetExecutionContext, config: CorpusReadConfig, corpora: CorporaResource,
                 data_dir: DataDirResource) -> pd.DataFrame:
         root = corpora.root_for(name)
+        workers = config.workers or int(os.environ.get("SER_SCAN_WORKERS", os.cpu_count() or 1))
+
+        def progress(done: int, total: int) -> None:
+            context.log.info(f"{name}: probed {done}/{total} audio files")
+
         try:
-            manifest, rejects = read_corpus(name, root, **config.options)
+            with scan_settings(workers=workers, progress=progress, tqdm=sys.stderr.isatty()):
+                manifest, rejects = read_corpus(name, root, **config.options)
         except CorpusNotFoundError as exc:
             # A user with only some corpora must still be able to run the pipeline: an absent
             # corpus is reported and yields an empty table (downstream assets ignore it).

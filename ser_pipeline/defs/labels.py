@@ -64,6 +64,7 @@ class SplitConfig(dg.Config):
     validation_fraction: float = 0.05
     seed: int = 0
     by: str = "utterance"
+    train_corpora: list[str] = []  # empty = every corpus with role "train"
 
 
 @dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"},
@@ -75,9 +76,9 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, smoothed_labe
     roles = {c: get_spec(c).role for c in smoothed_labels["corpus"].unique()}
     try:
         split = assign_splits(smoothed_labels, roles, validation_fraction=config.validation_fraction,
-                              seed=config.seed, by=config.by)
+                              seed=config.seed, by=config.by, train_corpora=config.train_corpora or None)
     except ValueError as exc:
-        raise dg.Failure(str(exc)) from exc
+        raise dg.Failure(f"splits config: {exc}") from exc
     df = smoothed_labels.assign(split=split)
     train = df[df["split"] == "train"]
     if train.empty:

@@ -16,7 +16,7 @@ IEMOCAP_TEST_SESSION = "Session4"  # paper §2.1: IEMOCAP's fourth session is th
 
 
 def assign_splits(df: pd.DataFrame, roles: dict[str, str], *, validation_fraction: float = 0.05,
-                  seed: int = 0, by: SplitBy = "utterance") -> pd.Series:
+                  seed: int = 0, by: SplitBy = "utterance", train_corpora: list[str] | None = None) -> pd.Series:
     """The ``split`` of every row: train, validation, test, zero_shot or finetune.
 
     * corpora with role ``zero_shot`` -> ``zero_shot``; role ``finetune`` -> ``finetune``;
@@ -27,6 +27,9 @@ def assign_splits(df: pd.DataFrame, roles: dict[str, str], *, validation_fractio
     Args:
         df: a table with corpus, speaker, official_split, utterance_id.
         roles: corpus name -> role (train | test | zero_shot | finetune | user).
+        train_corpora: restrict training to these corpora (None = every corpus with role train);
+            the other train-role corpora get split ``unused``. Naming a zero-shot, test or
+            fine-tune corpus here is refused.
     Returns:
         a string Series aligned with ``df.index``.
     """
@@ -37,6 +40,12 @@ def assign_splits(df: pd.DataFrame, roles: dict[str, str], *, validation_fractio
     if role.isna().any():
         missing = sorted(df.loc[role.isna(), "corpus"].unique())
         raise KeyError(f"no role for corpora {missing}")
+    if train_corpora:
+        wrong = sorted(c for c in train_corpora if roles.get(c, "train") not in ("train", "user"))
+        if wrong:
+            raise ValueError(f"train_corpora: {wrong} are {[roles[c] for c in wrong]} corpora and must never "
+                             "enter training (labels.md: zero-shot and test sets are held out)")
+        split[(role == "train") & ~df["corpus"].isin(list(train_corpora))] = "unused"
     split[role == "zero_shot"] = ZERO_SHOT
     split[role == "finetune"] = "finetune"
     split[role == "test"] = TEST_SPLIT

@@ -29,7 +29,11 @@ class ClipDataset(torch.utils.data.Dataset):
     """Rows of a split table -> (waveform float32 (samples,), soft label (8,), domain id, row index)."""
 
     def __init__(self, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path],
-                 domain_index: Mapping[str, int] | None = None, max_seconds: float | None = None):
+                 domain_index: Mapping[str, int] | None = None, max_seconds: float | None = None,
+                 cache=None):
+        """``cache``: an :class:`ser_pipeline.audio.cache.AudioCache`; clips in it are read from
+        its shards, the others decoded from the original files."""
+        self.cache = cache
         self.rows = table.reset_index(drop=True).to_dict("records")
         self.roots = dict(corpus_roots)
         self.soft = table[list(SOFT_COLUMNS)].to_numpy(dtype=np.float32)
@@ -41,7 +45,10 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def wave(self, i: int) -> np.ndarray:
         r = self.rows[i]
-        w = load_clip(clip_path(r, self.roots), _opt(r.get("start_s")), _opt(r.get("end_s")))
+        if self.cache is not None and r["utterance_id"] in self.cache:
+            w = self.cache.get(r["utterance_id"])
+        else:
+            w = load_clip(clip_path(r, self.roots), _opt(r.get("start_s")), _opt(r.get("end_s")))
         return w[: self.max_samples] if self.max_samples else w
 
     def __getitem__(self, i: int):
