@@ -125,7 +125,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
           corpus_roots: Mapping[str, str | Path], *, domain_vocab: list[str], prior: np.ndarray,
           out_dir: str | Path, callback: TrainCallback | None = None,
           wave_fn: Callable[[int], np.ndarray] | None = None,
-          stop_after_steps: int | None = None) -> TrainResult:
+          stop_after_steps: int | None = None, cache=None) -> TrainResult:
     """Train an :class:`EmotionModel` on ``train_table`` and export it to ``out_dir/export``.
 
     Paper §2.3-2.6: Algorithm 1 windows of augmented clips, Whisper encoder + per-frame heads,
@@ -141,6 +141,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
         prior: training class prior, shape (8,).
         wave_fn: row index of ``train_table`` -> float32 (samples,) at 16 kHz; default decodes
             the file the row names.
+        cache: optional :class:`ser_pipeline.audio.cache.AudioCache` the default ``wave_fn`` reads from.
         stop_after_steps: stop right after this optimizer step (and its checkpoint), without
             exporting: how tests simulate a killed run.
     """
@@ -158,7 +159,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     # --- data: each rank packs its own shard of the duration-sorted table
     durations, soft, domains = _table_arrays(train_table, domain_vocab)
     if wave_fn is None:
-        wave_fn = ClipDataset(train_table, corpus_roots, {}, max_seconds=None).wave
+        wave_fn = ClipDataset(train_table, corpus_roots, {}, max_seconds=None, cache=cache).wave
     aug_cfg = AugmentConfig.from_dict(cfg.augment)
     stream = PackedWindowStream(durations, soft, domains, wave_fn, batch_size=cfg.batch_size,
                                 window_s=cfg.window_s, fill=cfg.fill,
