@@ -6,7 +6,12 @@ The config file (YAML or JSON) names the data and the run::
     splits_meta: data/splits/splits_meta.json  # domain vocabulary + training prior
     corpus_roots: {ravdess: /corpora/ravdess, crema_d: /corpora/crema_d}
     out_dir: runs/demo
+    audio_cache: data/audio_cache              # optional: read clips from the cache when present
     train: {epochs: 3, window_s: 8, model: {d_model: 64}}
+
+``--callback module:Class`` plugs in a reporter (e.g. the Dagster Pipes one,
+``ser_pipeline.defs.pipes_callback:PipesCallback``); the core imports it by name only.
+Under ``torchrun`` every rank runs this same command.
 """
 
 from __future__ import annotations
@@ -31,9 +36,24 @@ def run_from_spec(spec: dict, callback=None):
     table = pd.read_parquet(spec["splits_table"])
     meta = json.loads(Path(spec["splits_meta"]).read_text())
     cfg = TrainConfig.from_dict(spec.get("train", {}))
+    cache = None
+    if spec.get("audio_cache"):
+        from ser_pipeline.audio.cache import cache_roots
+
+        cache = cache_roots(spec["audio_cache"], spec["corpus_roots"])
     return train(cfg, table[table["split"] == "train"], table[table["split"] == "validation"],
                  spec["corpus_roots"], domain_vocab=meta["domain_vocab"], prior=np.array(meta["prior"]),
-                 out_dir=spec["out_dir"], callback=callback)
+                 out_dir=spec["out_dir"], callback=callback, cache=cache)
+
+
+def load_callback(ref: str):
+    """Instantiate ``module:Class`` (no arguments)."""
+    import importlib
+
+    module, _, attr = ref.partition(":")
+    if not module or not attr:
+        raise ValueError(f"--callback must look like module:Class, not {ref!r}")
+    return getattr(importlib.import_module(module), attr)()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,16 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="YAML/JSON training spec")
     ap.add_argument("--resume", action="store_true",
                     help="continue from the newest valid checkpoint in out_dir/checkpoints")
+    ap.add_argument("--callback", default=None, help="module:Class of a TrainCallback to report through")
     args = ap.parse_args(argv)
     spec = load_config_file(args.config)
     if args.resume:
         spec = {**spec, "train": {**(spec.get("train") or {}), "resume": True}}
-    result = run_from_spec(spec)
-    if result.export_dir is None:  # a rank other than 0 under torchrun
+    callback = load_callback(args.callback) if args.callback else None
+    try:
+        result = run_from_spec(spec, callback=callback)
+        if result.export_dir is None:  # a rank other than 0 under torchrun
+            return 0
+        summary = {"export_dir": str(result.export_dir), "steps": result.steps,
+                   "val_micro_f1": result.val_micro_f1, "final_loss": result.final_loss,
+                   "seconds": result.seconds}
+        if callback is not None and hasattr(callback, "on_result"):
+            callback.on_result(summary)
+        print(json.dumps(summary))
         return 0
-    print(json.dumps({"export_dir": str(result.export_dir), "steps": result.steps,
-                      "val_micro_f1": result.val_micro_f1}))
-    return 0
+    finally:
+        if callback is not None and hasattr(callback, "close"):
+            callback.close()
 
 
 if __name__ == "__main__":
