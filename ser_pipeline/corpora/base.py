@@ -144,6 +144,9 @@ class AudioProbeError(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):  # picklable, so worker processes can return it
+        return (AudioProbeError, (self.reason, self.detail))
+
 
 def probe_audio(path: Path) -> AudioInfo:
     """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable."""
