@@ -41,6 +41,45 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolve_model(ref: str) -> Path:
+    """A local export folder for a path, or for an MLflow ``models:/``/``runs:/`` URI (resolved by
+    the orchestration shell, which the core only reaches by name)."""
+    if ref.startswith(("models:/", "runs:/", "mlflow-artifacts:")):
+        import importlib
+
+        return importlib.import_module("ser_pipeline.defs.mlflow_model").download_export(ref)
+    path = Path(ref)
+    if not (path / "ser_model.json").exists():
+        raise SystemExit(f"ser predict: {path} is not a model export (no ser_model.json)")
+    return path
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import json as _json
+
+    from ser_pipeline.emotions import CLASSES
+    from ser_pipeline.inference import plot_timeline, predict_file, write_timeline
+    from ser_pipeline.training.loop import load_exported
+
+    model, meta = load_exported(_resolve_model(args.model), device=args.device)
+    many = len(args.audio) > 1
+    for audio in args.audio:
+        pred = predict_file(model, meta, audio, hop_s=args.hop, ban=args.ban, device=args.device)
+        probs = ", ".join(f"{c} {p:.2f}" for c, p in sorted(zip(CLASSES, pred.clip_probs), key=lambda x: -x[1])[:3])
+        print(f"{audio}: {pred.top}  ({probs}; {pred.duration_s:.1f} s, {len(pred.frame_probs)} frames at 50 Hz)")
+        stem = Path(audio).stem
+        if args.out:
+            out = Path(args.out)
+            write_timeline(pred, out.with_name(f"{out.stem}_{stem}{out.suffix}") if many else out)
+        if args.plot:
+            png = Path(args.plot)
+            plot_timeline(pred, png.with_name(f"{png.stem}_{stem}{png.suffix}") if many else png)
+        if args.json:
+            print(_json.dumps({"path": audio, "top": pred.top,
+                               "clip_probs": dict(zip(CLASSES, map(float, pred.clip_probs)))}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ser", description="ser_pipeline command line")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -61,6 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speakers", type=int, default=6)
     p.add_argument("--per-class", type=int, default=6)
     p.set_defaults(func=_cmd_demo_data)
+    p = sub.add_parser("predict", help="emotion of audio files and their 50 Hz timeline")
+    p.add_argument("audio", nargs="+", help="audio files (any length, sample rate, channel count)")
+    p.add_argument("--model", required=True, help="export folder, or models:/NAME/VERSION, runs:/ID/pyfunc_model")
+    p.add_argument("--out", help="timeline file (.csv or .json); several inputs get _<stem> suffixes")
+    p.add_argument("--plot", help="timeline plot (.png)")
+    p.add_argument("--ban", nargs="*", default=[], metavar="CLASS", help="classes never to predict")
+    p.add_argument("--hop", type=float, default=None, metavar="SECONDS", help="window hop (default window/2)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="also print one JSON line per file")
+    p.set_defaults(func=_cmd_predict)
     return ap
 
 

@@ -4,7 +4,12 @@ Only gathers what ``defs/`` declares.
 """
 
 
+import warnings
+
 import dagster as dg
+
+# observable_source_asset and Output(data_version=) are marked beta; we use them deliberately.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from ser_pipeline.defs.automation import (
     make_automation_sensor, make_raw_corpus_asset, make_training_schedule, make_training_sensor,
@@ -12,7 +17,7 @@ from ser_pipeline.defs.automation import (
 from ser_pipeline.defs.cache import CACHE_ASSETS
 from ser_pipeline.defs.checks import CHECKS
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, CORPUS_NAMES
-from ser_pipeline.defs.evaluation import EVALUATION_ASSETS
+from ser_pipeline.defs.evaluation import EVALUATION_ASSETS, evaluation_report, temporal_evaluation
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.jobs import JOBS, train_and_evaluate
 from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
@@ -24,11 +29,12 @@ RESOURCES = {
     "corpora": CorporaResource(),
     "data_dir": DataDirResource(),
     "mlflow": MlflowResource(),
+    "pipes_subprocess_client": dg.PipesSubprocessClient(),
 }
 
 RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
 ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
-          *EVALUATION_ASSETS]
+          *EVALUATION_ASSETS, evaluation_report, temporal_evaluation]
 
 defs = dg.Definitions(
     assets=ASSETS,

@@ -17,6 +17,7 @@ from ser_pipeline.definitions import ASSETS, defs
 from ser_pipeline.defs.checks import CHECKS
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
+from ser_pipeline.emotions import CLASSES
 from ser_pipeline.synth import synth_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,6 +49,7 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
         "corpora": CorporaResource(root=str(tiny_corpora)),
         "data_dir": DataDirResource(path=str(tmp_path / "data")),
         "mlflow": MlflowResource(tracking_uri=uri),
+        "pipes_subprocess_client": dg.PipesSubprocessClient(),
     }
     with dg.instance_for_test() as instance:
         result = dg.materialize([*ASSETS, *CHECKS], resources=resources, instance=instance,
@@ -76,8 +78,32 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
     assert "eval/iemocap_s4/micro_f1" not in m  # corpus absent
     assert run.data.tags["dagster_run_id"] == result.run_id
     assert run.info.status == "FINISHED"
-    arts = {a.path for a in mlflow.MlflowClient(tracking_uri=uri).list_artifacts(run_id, "model")}
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    arts = {a.path for a in client.list_artifacts(run_id, "model")}
     assert {"model/model.safetensors", "model/ser_model.json", "model/whisper_config.json"} <= arts
+    report = {a.path for a in client.list_artifacts(run_id, "report")}
+    assert {"report/table2.csv", "report/table2.md", "report/table2.png", "report/confusion_emodb.png"} <= report
+    assert "temporal/frame_accuracy" in m and "temporal/random_head/cp_f1" in m
+    assert any(k.startswith("train/loss") for k in client.get_run(run_id).data.metrics)  # streamed over Pipes
+    assert m["temporal/frame_accuracy"] >= 0.0
+    # the registered pyfunc model predicts what `ser predict` prints for the same file
+    wav = next((tiny_corpora / "emodb" / "wav").glob("*.wav"))
+    mlflow.set_tracking_uri(uri)
+    version = client.get_latest_versions("ser_emotion_model")[0].version
+    pyfunc = mlflow.pyfunc.load_model(f"models:/ser_emotion_model/{version}")
+    out = pyfunc.predict(pd.DataFrame({"path": [str(wav)]}))
+    export = json.loads((tmp_path / "data" / "assets" / "emotion_model.json").read_text())["export_dir"]
+    ser = Path(sys.executable).with_name("ser")
+    proc = subprocess.run([str(ser), "predict", str(wav), "--model", export, "--json", "--out",
+                           str(tmp_path / "t.csv"), "--plot", str(tmp_path / "t.png")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    cli = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert cli["top"] == out["top"][0]
+    for c, p in cli["clip_probs"].items():
+        assert p == pytest.approx(out[c][0], abs=1e-5)
+    timeline = pd.read_csv(tmp_path / "t.csv")
+    assert list(timeline.columns[1:9]) == list(CLASSES) and (tmp_path / "t.png").stat().st_size > 1000
     splits = pd.read_parquet(tmp_path / "data" / "assets" / "splits.parquet")
     assert set(splits.loc[splits.corpus == "emodb", "split"]) == {"zero_shot"}
     meta = json.loads((tmp_path / "data" / "assets" / "splits_meta.json").read_text())

@@ -1,16 +1,17 @@
-"""Evaluation assets ``evaluation/<set>``: Table 2 metrics per set, logged to the model's MLflow run."""
-
+"""Evaluation assets: ``evaluation/<set>`` (Table 2 metrics per set), ``evaluation_report`` (the
+whole Table 2 + heatmap + confusion matrices) and ``temporal_evaluation`` (emotion-shift windows),
+all logged to the emotion model's MLflow run."""
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from ser_pipeline.defs.corpora import CORPUS_NAMES
-from ser_pipeline.defs.resources import CorporaResource, MlflowResource
+from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
-from ser_pipeline.evaluation.metrics import ban_classes, logit_adjust, micro_f1, per_class_f1
-from ser_pipeline.evaluation.protocol import clip_logits
-from ser_pipeline.training.loop import load_exported
+from ser_pipeline.evaluation.metrics import evaluate_predictions, scored_classes
+
+# torch-heavy modules are imported inside the assets: every Dagster step process loads this file.
 
 GROUP = "evaluation"
 EVAL_SETS = ("validation", "iemocap_s4", "emodb", "aesdd", "urdu", "masc")
@@ -26,52 +27,138 @@ def select_set(splits: pd.DataFrame, name: str) -> pd.DataFrame:
     return splits[(splits["split"] == "zero_shot") & (splits["corpus"] == name)]
 
 
-def score_set(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray, tau: float = 1.0) -> dict[str, float]:
-    """Micro F1 and per-emotion F1 with banning of absent classes and logit adjustment (§3.1)."""
-    allowed = np.zeros(len(CLASSES), dtype=bool)
-    allowed[np.unique(y_true)] = True
-    pred = ban_classes(logit_adjust(logits, prior, tau), allowed).argmax(axis=1)
-    f1 = per_class_f1(y_true, pred, len(CLASSES))
-    out = {"micro_f1": micro_f1(y_true, pred), "n": float(len(y_true))}
-    out.update({f"f1_{c}": float(f1[i]) for i, c in enumerate(CLASSES) if allowed[i]})
+class EvaluationConfig(dg.Config):
+    """The paper's protocol (§3.1): one clip padded to the window, mean logits over its frames."""
+
+    tau: float = 1.0  # logit adjustment z − τ·log(prior)
+    valid_frames_only: bool = True  # mean over the clip's frames (False: over the whole window)
+    batch_size: int = 16
+
+
+def flat_metrics(prefix: str, result: dict) -> dict[str, float]:
+    """MLflow metric names: adjusted (the paper's) at ``prefix/``, unadjusted at ``prefix/raw/``."""
+    out = {}
+    for variant, sub in (("adjusted", ""), ("raw", "raw/")):
+        r = result[variant]
+        out.update({f"{prefix}/{sub}micro_f1": r["micro_f1"], f"{prefix}/{sub}macro_f1": r["macro_f1"],
+                    f"{prefix}/{sub}uar": r["uar"]})
+        out.update({f"{prefix}/{sub}f1_{c}": v for c, v in r["per_class_f1"].items() if v is not None})
     return out
 
 
 def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(key=["evaluation", name], group_name=GROUP, code_version="1", kinds={"pandas", "mlflow"},
-              ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()})
-    def _evaluation(context: dg.AssetExecutionContext, splits: pd.DataFrame, emotion_model: dict,
-                    corpora: CorporaResource, mlflow: MlflowResource) -> pd.DataFrame:
+    @dg.asset(key=["evaluation", name], group_name=GROUP, code_version="2", kinds={"pandas", "mlflow"},
+              ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()},
+              description=f"Table 2 metrics of the trained model and the random-head baseline on {name}.")
+    def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, splits: pd.DataFrame,
+                    emotion_model: dict, corpora: CorporaResource, mlflow: MlflowResource) -> dict:
         rows = select_set(splits, name)
         if rows.empty:
             context.log.warning(f"evaluation/{name}: no rows (corpus absent or not in the splits) — skipped")
             context.add_output_metadata({"status": "no rows (skipped)"})
-            return pd.DataFrame(columns=["set", "model", "metric", "value"])
+            return {"set": name, "n": 0}
+        from ser_pipeline.evaluation.protocol import clip_logits
+        from ser_pipeline.training.loop import load_exported
+
         model, meta = load_exported(emotion_model["export_dir"])
         roots = corpora.roots(CORPUS_NAMES)
         prior = np.array(meta["prior"])
         y_true = rows[list(SOFT_COLUMNS)].to_numpy().argmax(axis=1)
-        trained = score_set(clip_logits(model, rows, roots, window_s=meta["window_s"]), y_true, prior)
+        allowed = scored_classes(y_true)
+
+        def score() -> dict:
+            logits = clip_logits(model, rows, roots, window_s=meta["window_s"], batch_size=config.batch_size,
+                                 valid_only=config.valid_frames_only)
+            return evaluate_predictions(logits, y_true, allowed, prior, config.tau)
+
+        trained = score()
         model.reset_head(RANDOM_HEAD_SEED)  # the paper's "Random F1": same encoder, fresh head
-        random = score_set(clip_logits(model, rows, roots, window_s=meta["window_s"]), y_true, prior)
-        metrics = {f"eval/{name}/{k}": v for k, v in trained.items() if k != "n"}
-        metrics.update({f"eval/{name}/random_head/{k}": v for k, v in random.items() if k != "n"})
+        random = score()
+        metrics = flat_metrics(f"eval/{name}", trained)
+        metrics.update(flat_metrics(f"eval/{name}/random_head", random))
         mlflow.log_metrics(emotion_model["mlflow_run_id"], metrics)
-        records = [{"set": name, "model": "trained", "metric": k, "value": v} for k, v in trained.items()]
-        records += [{"set": name, "model": "random_head", "metric": k, "value": v} for k, v in random.items()]
+        adj = trained["adjusted"]
         context.add_output_metadata({
-            "micro_f1": round(trained["micro_f1"] * 100, 2),
-            "random_head_micro_f1": round(random["micro_f1"] * 100, 2),
+            "micro_f1": round(adj["micro_f1"] * 100, 2),
+            "macro_f1": round(adj["macro_f1"] * 100, 2),
+            "uar": round(adj["uar"] * 100, 2),
+            "random_head_micro_f1": round(random["adjusted"]["micro_f1"] * 100, 2),
+            "micro_f1_without_logit_adjustment": round(trained["raw"]["micro_f1"] * 100, 2),
             "n": len(rows),
             "mlflow_run_id": emotion_model["mlflow_run_id"],
-            "per_emotion_f1": dg.MetadataValue.md(
-                "| emotion | F1 |\n|---|---|\n" + "\n".join(
-                    f"| {c} | {trained[f'f1_{c}'] * 100:.2f} |" if f"f1_{c}" in trained else f"| {c} | - |"
-                    for c in CLASSES)),
+            "per_emotion_f1": dg.MetadataValue.md("| emotion | F1 |\n|---|---|\n" + "\n".join(
+                f"| {c} | {'-' if v is None else f'{v * 100:.2f}'} |" for c, v in adj["per_class_f1"].items())),
         })
-        return pd.DataFrame.from_records(records)
+        return {"set": name, "n": len(rows), "trained": trained, "random_head": random}
 
     return _evaluation
 
 
 EVALUATION_ASSETS = [make_evaluation_asset(n) for n in EVAL_SETS]
+
+
+@dg.asset(group_name=GROUP, code_version="1", kinds={"mlflow"},
+          ins={"emotion_model": dg.AssetIn(), **{f"eval_{n}": dg.AssetIn(key=["evaluation", n]) for n in EVAL_SETS}})
+def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, data_dir: DataDirResource,
+                      mlflow: MlflowResource, **results: dict) -> dict:
+    """Table 2 in the paper's layout (sets as columns; Random F1, Micro F1, the eight emotions as
+    rows, "-" where banned) as CSV + Markdown, a heatmap PNG and a confusion PNG per set."""
+    from ser_pipeline.evaluation.report import build_table2, format_table2, table_markdown, write_report
+
+    present = {r["set"]: r for r in results.values() if r.get("n")}
+    if not present:
+        raise dg.Failure("no evaluation set has rows")
+    trained = {s: r["trained"] for s, r in present.items()}
+    random = {s: r["random_head"] for s, r in present.items()}
+    out_dir = data_dir.base() / "reports" / context.run_id
+    paths = write_report(trained, out_dir, random=random)
+    mlflow.log_artifacts(emotion_model["mlflow_run_id"], out_dir, "report")
+    table_md = table_markdown(build_table2(trained, random))
+    context.add_output_metadata({"table2": dg.MetadataValue.md(table_md),
+                                 "heatmap": dg.MetadataValue.path(str(paths["heatmap"])),
+                                 "mlflow_run_id": emotion_model["mlflow_run_id"]})
+    return {"dir": str(out_dir), "files": {k: str(v) for k, v in paths.items()},
+            "table2": format_table2(build_table2(trained, random)).to_dict()}
+
+
+class TemporalConfig(dg.Config):
+    n_windows: int = 24
+    clips_per_window_min: int = 2
+    clips_per_window_max: int = 4
+    tolerance_s: float = 0.5  # change-point matching tolerance
+    filter_frames: int = 25  # majority filter (0.5 s) before change points are taken (odd, 1 = off)
+    seed: int = 0
+
+
+@dg.asset(group_name=GROUP, code_version="1", kinds={"mlflow"},
+          ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()})
+def temporal_evaluation(context: dg.AssetExecutionContext, config: TemporalConfig, splits: pd.DataFrame,
+                        emotion_model: dict, corpora: CorporaResource, mlflow: MlflowResource) -> dict:
+    """Emotion-shift windows built from held-out clips of different emotions with known boundaries:
+    frame accuracy at 50 Hz and change-point precision/recall/F1 within ±tolerance, trained model
+    vs random head."""
+    from ser_pipeline.evaluation.temporal import build_shift_windows, evaluate_temporal, frame_predictions
+    from ser_pipeline.training.loop import load_exported
+
+    held_out = splits[splits["split"].isin(["validation", "test", "zero_shot"])]
+    if held_out.empty:
+        raise dg.Failure("no held-out rows to build temporal windows from")
+    model, meta = load_exported(emotion_model["export_dir"])
+    windows = build_shift_windows(held_out, corpora.roots(CORPUS_NAMES), n_windows=config.n_windows,
+                                  window_s=meta["window_s"], seed=config.seed,
+                                  clips_per_window=(config.clips_per_window_min, config.clips_per_window_max))
+    prior = np.array(meta["prior"])
+    trained = evaluate_temporal(frame_predictions(model, windows, prior=prior), windows,
+                                tolerance_s=config.tolerance_s, filter_frames=config.filter_frames)
+    model.reset_head(RANDOM_HEAD_SEED)
+    random = evaluate_temporal(frame_predictions(model, windows, prior=prior), windows,
+                               tolerance_s=config.tolerance_s, filter_frames=config.filter_frames)
+    metrics = {f"temporal/{k}": v for k, v in trained.items()}
+    metrics.update({f"temporal/random_head/{k}": v for k, v in random.items()})
+    mlflow.log_metrics(emotion_model["mlflow_run_id"], metrics)
+    context.add_output_metadata({
+        "frame_accuracy": round(trained["frame_accuracy"] * 100, 2),
+        "random_head_frame_accuracy": round(random["frame_accuracy"] * 100, 2),
+        "change_point_f1": round(trained["cp_f1"] * 100, 2), "windows": len(windows),
+        "tolerance_s": config.tolerance_s})
+    return {"trained": trained, "random_head": random, "n_windows": len(windows)}

@@ -1,21 +1,31 @@
-"""The ``emotion_model`` asset: trains the Whisper-encoder model and logs it to MLflow."""
+"""The ``emotion_model`` asset: trains the Whisper-encoder model and logs it to MLflow.
 
+By default the training entry point runs as a subprocess through Dagster Pipes
+(``python -m ser_pipeline.training --config SPEC --callback ...PipesCallback``, or the same under
+``torchrun`` for several GPUs), so the same command can run in a k8s pod. Its reports arrive in
+the Dagster log and, live, in the MLflow run that this asset opens.
+"""
 
 import json
+import os
+import sys
 from typing import Any
 
 import dagster as dg
 import numpy as np
 import pandas as pd
+import yaml
 
+from ser_pipeline.defs.cache import cache_dir
 from ser_pipeline.defs.corpora import CORPUS_NAMES
+from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.training.config import TrainConfig
-from ser_pipeline.training.loop import train
 
 GROUP = "training"
 #: GPU request for step pods under k8s_job_executor (asset op_tags apply on every launch path).
 GPU_OP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": 1}}}}}
+PIPES_CALLBACK = "ser_pipeline.defs.pipes_callback:PipesCallback"
 
 
 class EmotionModelConfig(dg.Config):
@@ -33,6 +43,10 @@ class EmotionModelConfig(dg.Config):
     encoder_attention_heads: int = 2
     encoder_ffn_dim: int = 256
     extra: str = "{}"  # JSON object of any other TrainConfig fields, e.g. '{"grad_clip": 0.5}'
+    launcher: str = "pipes"  # pipes (subprocess, as in a pod) | in_process (debugging)
+    nproc_per_node: int = 1  # > 1: torchrun with this many processes (one per GPU)
+    use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it exists
+    register_model: bool = True  # log a pyfunc model and register it as "ser_emotion_model"
 
     def to_train_config(self) -> TrainConfig:
         try:
@@ -46,22 +60,20 @@ class EmotionModelConfig(dg.Config):
              "seed": self.seed, "device": self.device, **extra, "model": model}
         try:
             return TrainConfig.from_dict(d)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise dg.Failure(f"emotion_model config: {exc}") from exc
 
 
 class DagsterMlflowCallback:
-    """Streams the loop's reports into MLflow and the Dagster log."""
+    """In-process launcher: streams the loop's reports into MLflow and the Dagster log."""
 
     def __init__(self, context: dg.AssetExecutionContext, mlflow: MlflowResource, run_id: str):
         self.context, self.mlflow, self.run_id = context, mlflow, run_id
-        self.epochs: list[dict[str, float]] = []
 
     def on_step(self, step: int, metrics: dict[str, float]) -> None:
         self.mlflow.log_metrics(self.run_id, metrics, step=step)
 
     def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        self.epochs.append({"epoch": epoch, **metrics})
         self.mlflow.log_metrics(self.run_id, {f"epoch/{k}": v for k, v in metrics.items()}, step=epoch)
         self.context.log.info(f"epoch {epoch}: {metrics}")
 
@@ -69,34 +81,77 @@ class DagsterMlflowCallback:
         self.mlflow.log_params(self.run_id, params)
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"pytorch", "mlflow"}, pool="gpu", op_tags=GPU_OP_TAGS)
+def training_command(spec_path: str, nproc_per_node: int) -> list[str]:
+    """The command Pipes launches (torchrun for several processes)."""
+    entry = ["-m", "ser_pipeline.training", "--config", spec_path, "--callback", PIPES_CALLBACK]
+    if nproc_per_node > 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc_per_node={nproc_per_node}", *entry]
+    return [sys.executable, *entry]
+
+
+@dg.asset(group_name=GROUP, code_version="2", kinds={"pytorch", "mlflow"}, pool="gpu", op_tags=GPU_OP_TAGS)
 def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig, splits: pd.DataFrame,
-                  corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource) -> dict:
-    """Train the emotion model on the train split; export safetensors + config + labels + prior;
+                  corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource,
+                  pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.Output[dict]:
+    """Train the emotion model on the train split (Algorithm 1 packing, augmentation, Whisper
+    encoder + emotion and adversarial domain heads); export safetensors + config + labels + prior;
     log params, per-step loss/lr and per-epoch validation F1 to MLflow."""
     cfg = config.to_train_config()
-    mlflow.ensure_available(context.log)  # fail fast, before hours of training
-    meta = json.loads((data_dir.base() / "assets" / "splits_meta.json").read_text())
+    if config.launcher not in ("pipes", "in_process"):
+        raise dg.Failure(f"emotion_model.launcher must be pipes or in_process, not {config.launcher!r}")
+    tracking_uri = mlflow.ensure_available(context.log)  # fail fast, before hours of training
+    meta_path = data_dir.base() / "assets" / "splits_meta.json"
+    meta = json.loads(meta_path.read_text())
     roots = corpora.roots(CORPUS_NAMES)
-    train_df = splits[splits["split"] == "train"]
-    val_df = splits[splits["split"] == "validation"]
-    out_dir = data_dir.base() / "models" / context.run_id
+    run_dir = data_dir.base() / "models" / context.run_id
+    table = splits[splits["split"].isin(["train", "validation"])]
+    write_parquet(table, run_dir / "train_table.parquet")
+    spec = {"splits_table": str(run_dir / "train_table.parquet"), "splits_meta": str(meta_path),
+            "corpus_roots": roots, "out_dir": str(run_dir), "train": cfg.to_dict(),
+            "audio_cache": str(cache_dir(data_dir)) if config.use_audio_cache else None}
+    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
     tags = {"dagster_run_id": context.run_id, "asset_key": "emotion_model", "mlflow.source.name": "ser_pipeline"}
     with mlflow.run(run_name=f"emotion_model-{context.run_id[:8]}", tags=tags) as run_id:
-        cb = DagsterMlflowCallback(context, mlflow, run_id)
-        result = train(cfg, train_df, val_df, roots, domain_vocab=meta["domain_vocab"],
-                       prior=np.array(meta["prior"]), out_dir=out_dir, callback=cb)
-        mlflow.log_artifacts(run_id, result.export_dir, "model")
-        mlflow.log_metrics(run_id, {"train/final_loss": result.final_loss, "train/seconds": result.seconds})
-    context.add_output_metadata({
+        if config.launcher == "pipes":
+            invocation = pipes_subprocess_client.run(
+                command=training_command(str(run_dir / "spec.yaml"), config.nproc_per_node), context=context,
+                extras={"mlflow_run_id": run_id, "mlflow_tracking_uri": tracking_uri},
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            messages = invocation.get_custom_messages()
+            results = [m for m in messages if isinstance(m, dict) and m.get("kind") == "result"]
+            if not results:
+                raise dg.Failure("the training subprocess finished without reporting a result")
+            result = results[-1]
+        else:
+            from ser_pipeline.audio.cache import cache_roots
+            from ser_pipeline.training.loop import train  # torch: imported only where it runs
+
+            r = train(cfg, table[table["split"] == "train"], table[table["split"] == "validation"], roots,
+                      domain_vocab=meta["domain_vocab"], prior=np.array(meta["prior"]), out_dir=run_dir,
+                      callback=DagsterMlflowCallback(context, mlflow, run_id),
+                      cache=cache_roots(cache_dir(data_dir), roots) if config.use_audio_cache else None)
+            result = {"export_dir": str(r.export_dir), "steps": r.steps, "val_micro_f1": r.val_micro_f1,
+                      "final_loss": r.final_loss, "seconds": r.seconds}
+        mlflow.log_artifacts(run_id, result["export_dir"], "model")
+        mlflow.log_artifact(run_id, run_dir / "spec.yaml")
+        if config.register_model:
+            from ser_pipeline.defs.mlflow_model import log_and_register
+
+            model_uri = log_and_register(run_id, result["export_dir"], tracking_uri)
+            context.log.info(f"registered {model_uri}")
+        mlflow.log_metrics(run_id, {"train/final_loss": result["final_loss"], "train/seconds": result["seconds"]})
+    value = {"export_dir": result["export_dir"], "mlflow_run_id": run_id, "steps": int(result["steps"]),
+             "val_micro_f1": result.get("val_micro_f1")}
+    # An explicit Output: with a Pipes session open, Dagster treats the body's results as events.
+    return dg.Output(value, metadata={
         "mlflow_run_id": run_id,
-        "mlflow_tracking_uri": mlflow.uri(),
-        "export_dir": dg.MetadataValue.path(str(result.export_dir)),
-        "steps": result.steps,
-        "final_loss": float(result.final_loss),
-        "validation_micro_f1": float(result.val_micro_f1) if result.val_micro_f1 is not None else -1.0,
-        "n_train": len(train_df),
-        "seconds": round(result.seconds, 1),
+        "mlflow_tracking_uri": tracking_uri,
+        "export_dir": dg.MetadataValue.path(result["export_dir"]),
+        "launcher": config.launcher if config.nproc_per_node <= 1 else f"torchrun x{config.nproc_per_node}",
+        "steps": int(result["steps"]),
+        "final_loss": float(result["final_loss"]),
+        "validation_micro_f1": float(result["val_micro_f1"]) if result.get("val_micro_f1") is not None else -1.0,
+        "n_train": int((table["split"] == "train").sum()),
+        "seconds": round(float(result["seconds"]), 1),
     })
-    return {"export_dir": str(result.export_dir), "mlflow_run_id": run_id, "steps": result.steps,
-            "val_micro_f1": result.val_micro_f1}
