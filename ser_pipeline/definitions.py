@@ -4,6 +4,7 @@ Only gathers what ``defs/`` declares.
 """
 
 
+import os
 import warnings
 
 import dagster as dg
@@ -36,6 +37,15 @@ RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
 ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
           *EVALUATION_ASSETS, evaluation_report, temporal_evaluation]
 
+def _executor():
+    """SER_EXECUTOR=k8s: one pod per step (dagster-k8s; see deploy/k8s/); default: multiprocess."""
+    if os.environ.get("SER_EXECUTOR", "").lower() == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        return k8s_job_executor
+    return None
+
+
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
@@ -43,4 +53,5 @@ defs = dg.Definitions(
     schedules=[make_training_schedule(train_and_evaluate)],
     sensors=[make_training_sensor(train_and_evaluate), make_automation_sensor()],
     resources=RESOURCES,
+    executor=_executor(),
 )
