@@ -19,6 +19,7 @@ from ser_pipeline.defs.cache import CACHE_ASSETS
 from ser_pipeline.defs.checks import CHECKS
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, CORPUS_NAMES
 from ser_pipeline.defs.evaluation import EVALUATION_ASSETS, evaluation_report, temporal_evaluation
+from ser_pipeline.defs.finetune import HUME_ASSETS
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.jobs import JOBS, train_and_evaluate
 from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
@@ -35,7 +36,7 @@ RESOURCES = {
 
 RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
 ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
-          *EVALUATION_ASSETS, evaluation_report, temporal_evaluation]
+          *EVALUATION_ASSETS, evaluation_report, temporal_evaluation, *HUME_ASSETS]
 
 def _executor():
     """SER_EXECUTOR=k8s: one pod per step (dagster-k8s; see deploy/k8s/); default: multiprocess."""

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from ser_pipeline.audio import FRAME_RATE, SAMPLE_RATE, SAMPLES_PER_FRAME
-from ser_pipeline.emotions import N_CLASSES
 
 Seconds = float
 
@@ -206,12 +205,13 @@ def assemble_window(waves: Sequence[np.ndarray], soft_labels: np.ndarray, domain
     if sample_rate != SAMPLE_RATE:
         raise ValueError(f"windows are built at {SAMPLE_RATE} Hz, found sample_rate={sample_rate}")
     rng = rng if rng is not None else np.random.default_rng(0)
-    soft_labels = np.asarray(soft_labels, dtype=np.float32).reshape(len(waves), N_CLASSES)
+    # (k, C): C = 8 emotions, or any target width (e.g. the 9 Hume-Prosody dimensions)
+    soft_labels = np.asarray(soft_labels, dtype=np.float32).reshape(len(waves), -1)
     domain_ids = np.asarray(domain_ids, dtype=np.int64).reshape(len(waves))
     n_frames = int(round(window_s * FRAME_RATE))
     n_samples = n_frames * SAMPLES_PER_FRAME
     audio = np.zeros(n_samples, dtype=np.float32)
-    targets = np.zeros((n_frames, N_CLASSES), dtype=np.float32)
+    targets = np.zeros((n_frames, soft_labels.shape[1]), dtype=np.float32)
     mask = np.zeros(n_frames, dtype=bool)
     spans, kept = [], []
     f0 = 0
