@@ -74,6 +74,7 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
     for s in ("validation", "emodb"):
         assert 0.0 <= m[f"eval/{s}/micro_f1"] <= 1.0
         assert f"eval/{s}/random_head/micro_f1" in m
+        assert f"eval/{s}/packed/micro_f1" in m and f"eval/{s}/uar" in m and f"eval/{s}/raw/macro_f1" in m
     assert "eval/emodb/f1_anger" in m and "eval/emodb/f1_surprise" not in m  # banned: absent from EmoDB
     assert "eval/iemocap_s4/micro_f1" not in m  # corpus absent
     assert run.data.tags["dagster_run_id"] == result.run_id

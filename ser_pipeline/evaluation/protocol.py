@@ -35,3 +35,40 @@ def clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[
             n = valid_frames(len(w), model.n_frames) if valid_only else model.n_frames
             out[int(idx[j])] = logits[j, :n].float().mean(dim=0).cpu().numpy()
     return out
+
+
+@torch.no_grad()
+def packed_clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
+                       window_s: float, fill: float = 0.8, seed: int = 0, batch_size: int = 8,
+                       device: str | torch.device = "cpu") -> np.ndarray:
+    """Per-clip logits with each clip placed inside packed context, as in training (Algorithm 1):
+    clips are packed into windows of ``window_s`` and each clip's logits are averaged over its own
+    span. Comparing with :func:`clip_logits` measures the train/test mismatch.
+
+    Returns:
+        float32 array (N, 8) aligned with ``table``'s rows.
+    """
+    from ser_pipeline.training.losses import span_mean_logits
+    from ser_pipeline.training.packing import assemble_window, pack_windows
+
+    model.eval()
+    table = table.reset_index(drop=True)
+    ds = ClipDataset(table, corpus_roots, max_seconds=window_s)
+    out = np.zeros((len(table), model.head.out_features), dtype=np.float32)
+    windows = pack_windows(table["duration_s"].to_numpy(), window_s=window_s, fill=fill, seed=seed)
+    rng = np.random.default_rng(seed)
+    for i in range(0, len(windows), batch_size):
+        group = windows[i: i + batch_size]
+        packed = [assemble_window([ds.wave(r) for r in rows], np.zeros((len(rows), 8)), np.zeros(len(rows)),
+                                  window_s=window_s, rng=rng) for rows in group]
+        feats = log_mel([p.audio for p in packed], window_s=window_s, n_mels=model.encoder.config.num_mel_bins,
+                        device=device)
+        logits, _ = model(feats)
+        spans, owners = [], []
+        for b, (p, rows) in enumerate(zip(packed, group, strict=True)):
+            for (s, e), k in zip(p.spans, np.asarray(rows)[p.kept], strict=True):
+                spans.append((b, int(s), int(e)))
+                owners.append(int(k))
+        clip = span_mean_logits(logits, torch.tensor(spans, dtype=torch.int64, device=logits.device))
+        out[owners] = clip.float().cpu().numpy()
+    return out
