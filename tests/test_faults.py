@@ -145,6 +145,10 @@ def test_mlflow_unreachable_fails_fast_or_falls_back(tmp_path):
     ("epochs", 0, "epochs must be >= 1"),
     ("lr", -1.0, "lr must be > 0"),
     ("bogus", 1, "unknown training config field"),
+    ("fill", 0.0, r"fill must be in \(0, 1\]"),
+    ("fill", 1.5, r"fill must be in \(0, 1\]"),
+    ("domain_weight", -0.01, "domain_weight must be >= 0"),
+    ("domain_loss", "reverse", "domain_loss must be one of"),
 ])
 def test_out_of_range_config_is_refused(field, value, message):
     with pytest.raises(ValueError, match=message):

@@ -62,7 +62,8 @@ class TrainConfig:
     # --- system
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    num_workers: int = 0  # DataLoader workers
+    num_workers: int = 0  # DataLoader workers (decode + augmentation + packing)
+    prefetch_factor: int = 4  # batches each worker prepares ahead
     log_every: int = 10  # optimizer steps between loss/lr reports
 
     def to_dict(self) -> dict[str, Any]:

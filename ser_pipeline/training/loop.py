@@ -169,9 +169,12 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     if dist.world > 1:  # every rank must run the same number of micro-batches
         torch.distributed.all_reduce(counts, op=torch.distributed.ReduceOp.MIN)
     counts = counts.tolist()
+    # Workers decode (cache or files), augment and pack; pinned memory + prefetch feed the GPU.
+    # Not persistent: the stream's epoch/position is set in this process before each epoch.
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.num_workers,
                                          generator=torch.Generator().manual_seed(cfg.seed),
-                                         persistent_workers=False)
+                                         persistent_workers=False, pin_memory=device.type == "cuda",
+                                         prefetch_factor=cfg.prefetch_factor if cfg.num_workers > 0 else None)
     spec_cfg = SpecAugmentConfig(**cfg.specaugment)
 
     # --- model, optimizer, schedules
