@@ -100,16 +100,10 @@ def _pack_sorted(ids: np.ndarray, frames: np.ndarray, n_frames: int, fill_frames
         used = 0
         while used < fill_frames and total:
             r = n_frames - used  # remaining frames
-            if used == 0:
-                c = total  # every clip fits an empty window (long ones are cropped)
-            else:  # bisect: live clips of <= r frames = Fenwick prefix sum
-                c, i = 0, r
-                while i:
-                    c += tree[i]
-                    i &= i - 1
-                if c == 0:
-                    break  # nothing fits: close the window (tail of the pass)
-            j = int(rand() * c)  # uniform over the c fitting clips
+            # Uniform over the live clips that fit (<= r frames). Draw over all live clips first
+            # and accept if it fits: conditioned on fitting, that draw is uniform over the fitting
+            # ones, and it saves the prefix sum while most clips fit. On a miss, count exactly.
+            j = int(rand() * total)
             pos, step = 0, top
             while step:  # descent: largest pos with prefix(pos) <= j
                 nxt = pos + step
@@ -117,7 +111,23 @@ def _pack_sorted(ids: np.ndarray, frames: np.ndarray, n_frames: int, fill_frames
                     pos = nxt
                     j -= tree[nxt]
                 step >>= 1
-            b = pos + 1  # bucket of the pick; j is now its uniform position inside the bucket
+            b = pos + 1
+            if b > r:  # bisect: live clips of <= r frames = Fenwick prefix sum
+                c, i = 0, r
+                while i:
+                    c += tree[i]
+                    i &= i - 1
+                if c == 0:
+                    break  # nothing fits: close the window (tail of the pass)
+                j = int(rand() * c)  # uniform over the c fitting clips
+                pos, step = 0, top
+                while step:
+                    nxt = pos + step
+                    if tree[nxt] <= j:
+                        pos = nxt
+                        j -= tree[nxt]
+                    step >>= 1
+                b = pos + 1  # j is now the pick's uniform position inside bucket b
             bucket = buckets[b]
             window.append(bucket[j])
             bucket[j] = bucket[-1]  # O(1) removal: swap with last, pop
