@@ -200,3 +200,12 @@ def test_parallel_scan_equals_sequential_scan(bad_audio_corpus, tmp_path):
     pd.testing.assert_frame_equal(m1, m2)
     pd.testing.assert_frame_equal(r1, r2)
     assert len(r2) == 5
+
+
+def test_non_utf8_manifest_and_duplicate_paths(bad_audio_corpus):
+    root, _ = bad_audio_corpus
+    text = "path,label,speaker,language\naudio/stereo.wav,happy,Jos\xe9,es\naudio/stereo.wav,sad,Jos\xe9,es\n"
+    (root / "manifest.csv").write_bytes(text.encode("latin-1"))
+    m, r = read_corpus("manifest", root)
+    assert m.speaker.tolist() == ["manifest/Jos\xe9"]
+    assert r.reason.tolist() == ["duplicate_id"] and "manifest/audio/stereo" in r.detail[0]

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, require_root,
+    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, read_text, require_root,
 )
 from ser_pipeline.emotions import CLASSES, COMMON_WORDS, score_vector
 
@@ -66,7 +66,12 @@ def load_manifest_file(root: Path, manifest_file: str | None = None) -> pd.DataF
     for name in candidates:
         path = root / name
         if path.is_file():
-            df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str, keep_default_na=False)
+            if path.suffix == ".parquet":
+                df = pd.read_parquet(path)
+            else:  # UTF-8 or Latin-1 text: a non-UTF-8 manifest must not crash the scan
+                import io
+
+                df = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
             missing = [c for c in REQUIRED if c not in df.columns]
             if missing:
                 raise ValueError(f"{path}: missing required column(s) {missing}; found {list(df.columns)}")
