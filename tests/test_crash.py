@@ -1,0 +1,73 @@
+"""A training process killed with SIGKILL mid-epoch, then resumed, ends with the weights of an
+uninterrupted run (CPU, tiny); a truncated newest checkpoint is skipped for the previous one."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from safetensors.torch import load_file
+
+from ser_pipeline.corpora import get_spec, read_corpus
+from ser_pipeline.labels.domains import domain_vocabulary
+from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
+from ser_pipeline.labels.splits import assign_splits, class_prior
+
+
+def make_spec(tmp_path: Path, root: Path, out: str) -> Path:
+    if not (tmp_path / "splits.parquet").exists():
+        m, _ = read_corpus("ravdess", root)
+        df = add_soft_labels(m, corpus_mean_intensity(m))
+        df["split"] = assign_splits(df, {"ravdess": get_spec("ravdess").role}, validation_fraction=0.0)
+        df.to_parquet(tmp_path / "splits.parquet")
+        (tmp_path / "meta.json").write_text(json.dumps({"domain_vocab": domain_vocabulary(df.domain),
+                                                        "prior": class_prior(df).tolist()}))
+    spec = {"splits_table": str(tmp_path / "splits.parquet"), "splits_meta": str(tmp_path / "meta.json"),
+            "corpus_roots": {"ravdess": str(root)}, "out_dir": str(tmp_path / out),
+            "train": {"epochs": 3, "batch_size": 1, "window_s": 4.0, "device": "cpu", "checkpoint_every": 1,
+                      "keep_checkpoints": 50, "log_every": 1,
+                      "model": {"d_model": 16, "encoder_layers": 1, "encoder_attention_heads": 2,
+                                "encoder_ffn_dim": 32}}}
+    path = tmp_path / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def run(spec: Path, *extra: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "ser_pipeline.training", "--config", str(spec), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **kw)
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_then_resume_equals_uninterrupted(corpus_factory, tmp_path):
+    root = corpus_factory("ravdess", speakers=2, per_class=1)
+    full = run(make_spec(tmp_path, root, "full"))
+    assert full.wait(timeout=300) == 0, full.stderr.read().decode()[-2000:]
+
+    spec = make_spec(tmp_path, root, "killed")
+    proc = run(spec)
+    ckpts = tmp_path / "killed" / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(ckpts.glob("ckpt_*.pt.sha256"))) < 3:
+        assert proc.poll() is None, "training finished before it could be killed"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-epoch: no clean-up runs
+    proc.wait()
+    assert not (tmp_path / "killed" / "export").exists()
+    newest = sorted(ckpts.glob("ckpt_*.pt"))[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # and a torn newest checkpoint
+    resumed = run(spec, "--resume")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    assert "resumed from" in err.decode()
+    a = load_file(str(tmp_path / "full" / "export" / "model.safetensors"))
+    b = load_file(str(tmp_path / "killed" / "export" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] == b[k]).all(), k
