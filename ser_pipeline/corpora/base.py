@@ -148,8 +148,16 @@ class AudioProbeError(Exception):
         return (AudioProbeError, (self.reason, self.detail))
 
 
-def probe_audio(path: Path) -> AudioInfo:
-    """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable."""
+def probe_audio(path: Path, confine_to: str | None = None) -> AudioInfo:
+    """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable.
+
+    ``confine_to``: a resolved folder the file must stay inside once symlinks are resolved
+    (user manifests); a file outside it is rejected with ``outside_root``.
+    """
+    if confine_to is not None:
+        real = os.path.realpath(path)
+        if real != confine_to and not real.startswith(confine_to + os.sep):
+            raise AudioProbeError(Reason.OUTSIDE_ROOT, f"{path} resolves to {real}, outside the corpus root")
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError
@@ -204,14 +212,14 @@ def scan_settings(**kw: Any):
         _SCAN.reset(token)
 
 
-def _probe_or_error(path: str) -> AudioInfo | AudioProbeError:
+def _probe_or_error(path: str, confine_to: str | None = None) -> AudioInfo | AudioProbeError:
     try:
-        return probe_audio(Path(path))
+        return probe_audio(Path(path), confine_to)
     except AudioProbeError as err:
         return err
 
 
-def probe_many(paths: Mapping[str, Path]) -> dict[str, AudioInfo | AudioProbeError]:
+def probe_many(paths: Mapping[str, Path], confine_to: str | None = None) -> dict[str, AudioInfo | AudioProbeError]:
     """Probe many files (key -> path), in worker processes when the scan settings say so."""
     settings = _SCAN.get()
     keys = list(paths)
@@ -235,12 +243,13 @@ def probe_many(paths: Mapping[str, Path]) -> dict[str, AudioInfo | AudioProbeErr
         chunk = max(16, len(keys) // (settings.workers * 8))
         with cf.ProcessPoolExecutor(settings.workers) as pool:
             for i, (k, res) in enumerate(zip(keys, pool.map(_probe_or_error, [str(paths[k]) for k in keys],
-                                                            chunksize=chunk), strict=True), 1):
+                                                            [confine_to] * len(keys), chunksize=chunk),
+                                             strict=True), 1):
                 out[k] = res
                 done(i)
     else:
         for i, k in enumerate(keys, 1):
-            out[k] = _probe_or_error(str(paths[k]))
+            out[k] = _probe_or_error(str(paths[k]), confine_to)
             done(i)
     if bar is not None:
         bar.close()
@@ -278,8 +287,11 @@ class TableBuilder:
     :meth:`reject_unclaimed` turns audio that no label referenced into ``label_missing`` rejects.
     """
 
-    def __init__(self, spec: CorpusSpec, root: Path):
+    def __init__(self, spec: CorpusSpec, root: Path, *, confine_to_root: bool = False):
+        """``confine_to_root``: reject files whose resolved path leaves the root (user manifests);
+        checked while probing, so it runs in the scan's worker processes too."""
         self.spec = spec
+        self._confine = os.path.realpath(root) if confine_to_root else None
         self.root = Path(root)
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
         self._rows: list[dict[str, Any]] = []
@@ -300,7 +312,7 @@ class TableBuilder:
         key = self.rel(path)
         if key not in self._probe_cache:
             try:
-                self._probe_cache[key] = probe_audio(path)
+                self._probe_cache[key] = probe_audio(path, self._confine)
             except AudioProbeError as err:
                 self._probe_cache[key] = err
         got = self._probe_cache[key]
@@ -357,7 +369,7 @@ class TableBuilder:
             self.reject(path, Reason.MALFORMED, f"bad score vector {scores.tolist()}")
             return False
         key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
-        self._pending.append((Path(path), rel, f"{self.spec.name}/{key}", scores, dict(
+        self._pending.append((path, rel, f"{self.spec.name}/{key}", scores, dict(
             speaker=speaker, language=language, source_label=source_label, gender=gender,
             official_split=official_split, n_raters=n_raters, start_s=start_s, end_s=end_s, extra=extra)))
         return True
@@ -406,7 +418,7 @@ class TableBuilder:
         """Probe every queued file (header only, in parallel: see :func:`scan_settings`), then
         build typed, sorted tables (sorted so that re-reads give byte-identical Parquet)."""
         todo = {rel: path for path, rel, *_ in self._pending if rel not in self._probe_cache}
-        self._probe_cache.update(probe_many(todo))
+        self._probe_cache.update(probe_many(todo, self._confine))
         ids: set[str] = set()
         for path, rel, uid, scores, fields in self._pending:
             if uid in ids:

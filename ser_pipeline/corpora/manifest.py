@@ -85,15 +85,10 @@ def load_manifest_file(root: Path, manifest_file: str | None = None) -> pd.DataF
     raise FileNotFoundError(f"manifest: no {' or '.join(candidates)} in {root}")
 
 
-def _inside(root: str, root_real: str, rel: str) -> Path | None:
-    """``root/rel`` if ``rel`` stays inside ``root`` with symlinks resolved, else None."""
-    if not rel or os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
-        return None
-    full = os.path.join(root, rel)
-    real = os.path.realpath(full)
-    if real != root_real and not real.startswith(root_real + os.sep):
-        return None
-    return Path(full)
+def _lexically_inside(rel: str) -> bool:
+    """False for empty, absolute or ``..`` paths; symlinks out of the root are caught while
+    probing (``TableBuilder(confine_to_root=True)``), in the scan's worker processes."""
+    return bool(rel) and not os.path.isabs(rel) and ".." not in rel.replace("\\", "/").split("/")
 
 
 def _float(v) -> float | None:
@@ -109,15 +104,15 @@ def read(root: Path, manifest_file: str | None = None,
     root = require_root(root, name)
     df = load_manifest_file(root, manifest_file)
     lmap = {**LABEL_MAP, **(label_map or {})}
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, confine_to_root=True)
     has_scores = all(c in df.columns for c in CLASSES)
-    root_s, root_real = str(root), os.path.realpath(root)
+    root_s = str(root)
     for rec in df.to_dict("records"):
         rel = str(rec["path"]).strip()
-        path = _inside(root_s, root_real, rel)
-        if path is None:
+        if not _lexically_inside(rel):
             b.reject(rel, Reason.OUTSIDE_ROOT, f"path {rel!r} escapes the corpus root {root}")
             continue
+        path = os.path.join(root_s, rel)
         try:
             if has_scores and all(_float(rec[c]) is not None for c in CLASSES):
                 scores = np.array([_float(rec[c]) for c in CLASSES])
@@ -132,10 +127,6 @@ def read(root: Path, manifest_file: str | None = None,
                 scores, source = score_vector(row), label
         except (ValueError, TypeError) as exc:
             b.reject(path, Reason.MALFORMED, f"bad score value: {exc}")
-            continue
-        if not os.path.exists(path):
-            what = f"a broken symlink to {os.readlink(path)}" if os.path.islink(path) else "does not exist"
-            b.reject(path, Reason.AUDIO_MISSING, f"{rel} is listed in the manifest but {what}")
             continue
         try:
             start, end = _float(rec.get("start_s")), _float(rec.get("end_s"))
