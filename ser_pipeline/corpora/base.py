@@ -435,16 +435,27 @@ class TableBuilder:
         self._pending = []
         schema = manifest_schema(self.spec.extra_columns)
         manifest = empty_manifest(self.spec.extra_columns) if not self._rows else (
-            pa.Table.from_pylist(self._rows, schema=schema).to_pandas()
+            to_pandas(pa.Table.from_pylist(self._rows, schema=schema))
         )
         manifest = manifest.sort_values("utterance_id", kind="stable").reset_index(drop=True)
         rejects = rejects_frame(self._rejects)
         return CorpusTables(manifest, rejects)
 
 
+#: Arrow -> pandas nullable dtypes, so an int column with nulls (n_raters) stays an integer
+#: column and the Parquet written from the DataFrame keeps the declared schema.
+_NULLABLE = {pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(): pd.Int64Dtype(),
+             pa.bool_(): pd.BooleanDtype()}
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """``table.to_pandas()`` with nullable integer/boolean dtypes."""
+    return table.to_pandas(types_mapper=_NULLABLE.get)
+
+
 def empty_manifest(extra_columns: Mapping[str, pa.DataType] | None = None) -> pd.DataFrame:
     """An empty manifest DataFrame with the schema's columns and dtypes."""
-    return manifest_schema(extra_columns).empty_table().to_pandas()
+    return to_pandas(manifest_schema(extra_columns).empty_table())
 
 
 def rejects_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
