@@ -83,7 +83,10 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
     arts = {a.path for a in client.list_artifacts(run_id, "model")}
     assert {"model/model.safetensors", "model/ser_model.json", "model/whisper_config.json"} <= arts
     report = {a.path for a in client.list_artifacts(run_id, "report")}
-    assert {"report/table2.csv", "report/table2.md", "report/table2.png", "report/confusion_emodb.png"} <= report
+    assert {"report/table2.csv", "report/table2.md", "report/table2.png", "report/confusion_emodb.png",
+            "report/MODEL_CARD.md"} <= report
+    card = Path(client.download_artifacts(run_id, "report/MODEL_CARD.md")).read_text()
+    assert "| 0 | happiness |" in card and "| ravdess |" in card and "Micro F1" in card
     assert "temporal/frame_accuracy" in m and "temporal/random_head/cp_f1" in m
     assert any(k.startswith("train/loss") for k in client.get_run(run_id).data.metrics)  # streamed over Pipes
     assert m["temporal/frame_accuracy"] >= 0.0

@@ -2,6 +2,8 @@
 whole Table 2 + heatmap + confusion matrices) and ``temporal_evaluation`` (emotion-shift windows),
 all logged to the emotion model's MLflow run."""
 
+from pathlib import Path
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -105,12 +107,17 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
 EVALUATION_ASSETS = [make_evaluation_asset(n) for n in EVAL_SETS]
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"mlflow"},
-          ins={"emotion_model": dg.AssetIn(), **{f"eval_{n}": dg.AssetIn(key=["evaluation", n]) for n in EVAL_SETS}})
-def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, data_dir: DataDirResource,
-                      mlflow: MlflowResource, **results: dict) -> dict:
+@dg.asset(group_name=GROUP, code_version="2", kinds={"mlflow"},
+          ins={"emotion_model": dg.AssetIn(), "splits": dg.AssetIn(),
+               **{f"eval_{n}": dg.AssetIn(key=["evaluation", n]) for n in EVAL_SETS}})
+def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, splits: pd.DataFrame,
+                      data_dir: DataDirResource, mlflow: MlflowResource, **results: dict) -> dict:
     """Table 2 in the paper's layout (sets as columns; Random F1, Micro F1, the eight emotions as
-    rows, "-" where banned) as CSV + Markdown, a heatmap PNG and a confusion PNG per set."""
+    rows, "-" where banned) as CSV + Markdown, a heatmap PNG and a confusion PNG per set, and the
+    model card (label order, training corpora and counts, prior, metrics)."""
+    import json
+
+    from ser_pipeline.evaluation.model_card import model_card, training_counts
     from ser_pipeline.evaluation.report import build_table2, format_table2, table_markdown, write_report
 
     present = {r["set"]: r for r in results.values() if r.get("n")}
@@ -120,9 +127,16 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, da
     random = {s: r["random_head"] for s, r in present.items()}
     out_dir = data_dir.base() / "reports" / context.run_id
     paths = write_report(trained, out_dir, random=random)
-    mlflow.log_artifacts(emotion_model["mlflow_run_id"], out_dir, "report")
     table_md = table_markdown(build_table2(trained, random))
+    meta = json.loads((Path(emotion_model["export_dir"]) / "ser_model.json").read_text())
+    card = model_card(name="ser_emotion_model", train_counts=training_counts(splits), prior=meta["prior"],
+                      table2_markdown=table_md, train_config=meta.get("train_config", {}),
+                      mlflow_run_id=emotion_model["mlflow_run_id"])
+    (out_dir / "MODEL_CARD.md").write_text(card)
+    paths["model_card"] = out_dir / "MODEL_CARD.md"
+    mlflow.log_artifacts(emotion_model["mlflow_run_id"], out_dir, "report")
     context.add_output_metadata({"table2": dg.MetadataValue.md(table_md),
+                                 "model_card": dg.MetadataValue.md(card),
                                  "heatmap": dg.MetadataValue.path(str(paths["heatmap"])),
                                  "mlflow_run_id": emotion_model["mlflow_run_id"]})
     return {"dir": str(out_dir), "files": {k: str(v) for k, v in paths.items()},
