@@ -8,6 +8,7 @@ import dagster as dg
 
 from ser_pipeline.defs.corpora import CORPUS_ASSETS
 from ser_pipeline.defs.evaluation import EVALUATION_ASSETS
+from ser_pipeline.defs.executors import executor_from_env
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.jobs import JOBS
 from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
@@ -27,4 +28,5 @@ defs = dg.Definitions(
     assets=ASSETS,
     jobs=JOBS,
     resources=RESOURCES,
+    executor=executor_from_env(),
 )
