@@ -9,17 +9,9 @@ import warnings
 
 import dagster as dg
 
-# observable_source_asset and Output(data_version=) are marked beta; we use them deliberately.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-from ser_pipeline.defs.automation import (
-    make_automation_sensor, make_raw_corpus_asset, make_training_schedule, make_training_sensor,
-)
-from ser_pipeline.defs.cache import CACHE_ASSETS
-from ser_pipeline.defs.checks import CHECKS
-from ser_pipeline.defs.corpora import CORPUS_ASSETS, CORPUS_NAMES
-from ser_pipeline.defs.evaluation import EVALUATION_ASSETS, evaluation_report, temporal_evaluation
-from ser_pipeline.defs.finetune import HUME_ASSETS
+from ser_pipeline.defs.corpora import CORPUS_ASSETS
+from ser_pipeline.defs.evaluation import EVALUATION_ASSETS
+from ser_pipeline.defs.executors import executor_from_env
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.jobs import JOBS, train_and_evaluate
 from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
@@ -54,5 +46,5 @@ defs = dg.Definitions(
     schedules=[make_training_schedule(train_and_evaluate)],
     sensors=[make_training_sensor(train_and_evaluate), make_automation_sensor()],
     resources=RESOURCES,
-    executor=_executor(),
+    executor=executor_from_env(),
 )
