@@ -4,13 +4,21 @@ Only gathers what ``defs/`` declares.
 """
 
 
-import os
 import warnings
 
 import dagster as dg
 
-from ser_pipeline.defs.corpora import CORPUS_ASSETS
-from ser_pipeline.defs.evaluation import EVALUATION_ASSETS
+# observable_source_asset and Output(data_version=) are marked beta; we use them deliberately.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+from ser_pipeline.defs.automation import (
+    make_automation_sensor, make_raw_corpus_asset, make_training_schedule, make_training_sensor,
+)
+from ser_pipeline.defs.cache import CACHE_ASSETS
+from ser_pipeline.defs.checks import CHECKS
+from ser_pipeline.defs.corpora import CORPUS_ASSETS, CORPUS_NAMES
+from ser_pipeline.defs.evaluation import EVALUATION_ASSETS, evaluation_report, temporal_evaluation
+from ser_pipeline.defs.finetune import HUME_ASSETS
 from ser_pipeline.defs.executors import executor_from_env
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.jobs import JOBS, train_and_evaluate
@@ -29,15 +37,6 @@ RESOURCES = {
 RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
 ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
           *EVALUATION_ASSETS, evaluation_report, temporal_evaluation, *HUME_ASSETS]
-
-def _executor():
-    """SER_EXECUTOR=k8s: one pod per step (dagster-k8s; see deploy/k8s/); default: multiprocess."""
-    if os.environ.get("SER_EXECUTOR", "").lower() == "k8s":
-        from dagster_k8s import k8s_job_executor
-
-        return k8s_job_executor
-    return None
-
 
 defs = dg.Definitions(
     assets=ASSETS,
