@@ -36,7 +36,9 @@ class ClipDataset(torch.utils.data.Dataset):
         self.cache = cache
         self.rows = table.reset_index(drop=True).to_dict("records")
         self.roots = dict(corpus_roots)
-        self.soft = table[list(SOFT_COLUMNS)].to_numpy(dtype=np.float32)
+        # tables without soft labels (e.g. Hume-Prosody's regression targets) get zeros here
+        self.soft = (table[list(SOFT_COLUMNS)].to_numpy(dtype=np.float32) if set(SOFT_COLUMNS) <= set(table.columns)
+                     else np.zeros((len(table), len(SOFT_COLUMNS)), dtype=np.float32))
         self.domains = np.array([(domain_index or {}).get(r.get("domain"), -1) for r in self.rows], dtype=np.int64)
         self.max_samples = int(max_seconds * 16000) if max_seconds else None
 

@@ -18,6 +18,10 @@ def one_cycle_cosine(optimizer: torch.optim.Optimizer, max_lr: float, total_step
     max_lr/(div_factor·final_div_factor). Step it once per optimizer step."""
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, found {total_steps}")
+    # torch divides by each phase's length: keep both phases >= 1 step on very short runs
+    # (a run of fewer than 4 steps uses a 4-step cycle and simply stops early).
+    total_steps = max(total_steps, 4)
+    pct_start = min(max(pct_start, 2.0 / total_steps), (total_steps - 2.0) / total_steps)
     return torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=pct_start, anneal_strategy="cos",
         div_factor=div_factor, final_div_factor=final_div_factor, cycle_momentum=False)
