@@ -1,4 +1,4 @@
-"""OGVC (acted, intensities 0-3, stereo sources) and STUDIES (transcripts paired by order)."""
+"""STUDIES: transcripts paired with each speaker's wavs by order."""
 
 import shutil
 
@@ -7,30 +7,6 @@ import pytest
 
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.emotions import CLASSES
-
-
-def test_ogvc_intensity_scores_and_rejects(corpus_factory, tmp_path):
-    root = corpus_factory("ogvc", speakers=2, per_class=2)
-    m, r = read_corpus("ogvc", root)
-    assert len(m) == 2 * 8 * 2 and r.empty
-    assert sorted(m.speaker.unique()) == ["ogvc/FOY", "ogvc/MKT"] and set(m.channels) == {1, 2}
-    rows = m.set_index("source_label")
-    ang = m[m.source_label.str.startswith("ANG")].set_index("source_label")
-    for label, row in ang.iterrows():
-        level = int(label[-1])
-        if level == 0:  # intensity 0: no perceived emotion -> neutral 1
-            assert row.neutral == 1.0 and row.anger == 0.0
-        else:  # e.g. ANG2 -> anger 2/3
-            assert row.anger == pytest.approx(level / 3) and row.intensity == pytest.approx(level / 3)
-    assert rows.filter(like="ACC", axis=0)["other"].max() > 0  # acceptance -> other
-    bad = tmp_path / "ogvc"
-    shutil.copytree(root, bad)
-    src = next(bad.rglob("*.wav"))
-    shutil.copy(src, bad / "Acted" / "wav" / "natural_0001.wav")
-    shutil.copy(src, bad / "Acted" / "wav" / "FOY0101XYZ1.wav")
-    _, r = read_corpus("ogvc", bad)
-    assert dict(zip(r.path, r.reason)) == {"Acted/wav/natural_0001.wav": "label_missing",
-                                           "Acted/wav/FOY0101XYZ1.wav": "unknown_label"}
 
 
 def test_studies_pairs_lines_with_speaker_wavs(corpus_factory, tmp_path):
