@@ -18,6 +18,8 @@ def test_cmu_mosei_generated_layout(corpus_factory):
     hard = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
     assert hard[CLASSES.index("neutral")] == 3 and hard[CLASSES.index("other")] == 0
     assert (m.end_s - m.start_s - m.duration_s).abs().max() < 1e-9
+    assert hard_counts(m) == {'happiness': 3, 'sadness': 6, 'disgust': 3, 'fear': 3, 'surprise': 3, 'anger': 3, 'neutral': 3}
+    assert set(m.language) == {'en'}
 
 
 def test_cmu_mosei_hand_computed_and_rejects(corpus_factory, tmp_path):
@@ -47,3 +49,13 @@ def test_cmu_mosei_hand_computed_and_rejects(corpus_factory, tmp_path):
     assert ("Raw/Audio/Full/WAV_16000/handmade.wav", "segment_out_of_range") in reasons  # [-1, -0.5]
     assert ("Raw/Audio/Full/WAV_16000/no_audio.wav", "audio_missing") in reasons
     assert ("Raw/Audio/Full/WAV_16000/unlabelled.wav", "label_missing") in reasons
+
+
+def hard_counts(m):
+    """Per-class counts of the hard label (argmax of the 8 raw scores); the generator is deterministic."""
+    import numpy as np
+
+    from ser_pipeline.emotions import CLASSES
+
+    c = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
+    return {CLASSES[i]: int(v) for i, v in enumerate(c) if v}

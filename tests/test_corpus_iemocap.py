@@ -16,6 +16,8 @@ def test_iemocap_generated_layout(corpus_factory):
     assert m.official_split.value_counts().to_dict() == {"Session1": 14, "Session4": 14}
     assert sorted(m.speaker.unique()) == ["iemocap/Ses01F", "iemocap/Ses01M", "iemocap/Ses04F", "iemocap/Ses04M"]
     assert (m.n_raters == 3).all() and set(m.sample_rate) == {16000}
+    assert hard_counts(m) == {'happiness': 9, 'sadness': 4, 'surprise': 6, 'anger': 6, 'neutral': 3}
+    assert set(m.language) == {'en'}
     assert (m.source_label == "xxx").sum() == 2 * 7  # i = 0 of each pair: kept, votes are the label
     split = assign_splits(m, {"iemocap": get_spec("iemocap").role}, validation_fraction=0.0)
     assert set(split[m.official_split == "Session4"]) == {"test"}
@@ -51,3 +53,13 @@ def test_iemocap_hand_computed_votes_and_rejects(corpus_factory, tmp_path):
     assert any(v == "malformed_annotation" for v in reasons.values())
     hard = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
     assert hard.sum() == len(m)
+
+
+def hard_counts(m):
+    """Per-class counts of the hard label (argmax of the 8 raw scores); the generator is deterministic."""
+    import numpy as np
+
+    from ser_pipeline.emotions import CLASSES
+
+    c = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
+    return {CLASSES[i]: int(v) for i, v in enumerate(c) if v}

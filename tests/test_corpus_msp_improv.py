@@ -13,6 +13,8 @@ def test_msp_improv_generated_layout(corpus_factory):
     assert (m.n_raters == 5).all()  # the copied sixth row is dropped
     assert m.official_split.value_counts().to_dict() == {"session1": 16, "session2": 16}
     assert set(m.gender) == {"F", "M"}
+    assert hard_counts(m) == {'happiness': 9, 'sadness': 9, 'anger': 7, 'neutral': 7}
+    assert set(m.language) == {'en'}
 
 
 def test_msp_improv_hand_computed_and_rejects(corpus_factory, tmp_path):
@@ -51,3 +53,13 @@ def pd_na(x) -> bool:
     import pandas as pd
 
     return pd.isna(x)
+
+
+def hard_counts(m):
+    """Per-class counts of the hard label (argmax of the 8 raw scores); the generator is deterministic."""
+    import numpy as np
+
+    from ser_pipeline.emotions import CLASSES
+
+    c = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
+    return {CLASSES[i]: int(v) for i, v in enumerate(c) if v}

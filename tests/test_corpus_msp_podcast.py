@@ -15,6 +15,8 @@ def test_msp_podcast_generated_layout(corpus_factory):
     assert sorted(m.speaker.unique()) == ["msp_podcast/100", "msp_podcast/101", "msp_podcast/unknown"]
     assert set(m.official_split) == {"Train", "Development", "Test1"} and (m.n_raters == 5).all()
     assert set(m.sample_rate) == {16000}
+    assert hard_counts(m) == {'happiness': 4, 'sadness': 4, 'disgust': 6, 'fear': 3, 'surprise': 3, 'anger': 3, 'other': 4, 'neutral': 3}
+    assert set(m.language) == {'en'}
 
 
 def test_msp_podcast_hand_computed(corpus_factory, tmp_path):
@@ -42,3 +44,13 @@ def test_msp_podcast_hand_computed(corpus_factory, tmp_path):
     assert v.anger == pytest.approx(0.5) and v.disgust == pytest.approx(0.125) and v.other == pytest.approx(0.25)
     assert v.n_raters == 4 and v.speaker == "msp_podcast/7" and v.gender == "M"
     assert "Audios/MSP-PODCAST_9999_0003.wav" in set(r.loc[r.reason == "audio_missing", "path"])
+
+
+def hard_counts(m):
+    """Per-class counts of the hard label (argmax of the 8 raw scores); the generator is deterministic."""
+    import numpy as np
+
+    from ser_pipeline.emotions import CLASSES
+
+    c = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
+    return {CLASSES[i]: int(v) for i, v in enumerate(c) if v}

@@ -14,6 +14,8 @@ def test_vesus_generated_and_hand_computed(corpus_factory, tmp_path):
     assert len(m) == 2 * 5 * 2 and r.empty and (m.n_raters == 10).all()
     assert set(m.source_label) == {"Neutral", "Angry", "Happy", "Sad", "Fearful"}
     assert sorted(m.speaker.unique()) == ["vesus/Actor01", "vesus/Actor02"]
+    assert hard_counts(m) == {'happiness': 4, 'sadness': 4, 'fear': 4, 'anger': 4, 'neutral': 4}
+    assert set(m.language) == {'en'}
     bad = tmp_path / "vesus"
     shutil.copytree(root, bad)
     src = next((bad / "Audio").rglob("*.wav"))
@@ -32,3 +34,13 @@ def test_vesus_generated_and_hand_computed(corpus_factory, tmp_path):
     assert dict(zip(r.path, r.reason)) == {"Audio/Actor01/Sad/broken.wav": "malformed_annotation",
                                            "Audio/Actor01/Sad/gone.wav": "audio_missing",
                                            "Audio/Actor01/Sad/unlisted.wav": "label_missing"}
+
+
+def hard_counts(m):
+    """Per-class counts of the hard label (argmax of the 8 raw scores); the generator is deterministic."""
+    import numpy as np
+
+    from ser_pipeline.emotions import CLASSES
+
+    c = np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8)
+    return {CLASSES[i]: int(v) for i, v in enumerate(c) if v}

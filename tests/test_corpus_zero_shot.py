@@ -41,6 +41,7 @@ def test_masc(corpus_factory):
     assert set(hard(m)) == set(EXPECTED_SCORED["masc"])
     assert m.set_index("path").loc["data/001/panic/001_panic_s01_1.wav"].fear == 1.0  # panic -> fear
     assert set(m.sample_rate) == {22050} and sorted(m.speaker.unique()) == ["masc/001", "masc/002", "masc/003"]
+    assert set(m.language) == {"zh"} and m.official_split.isna().all()
 
 
 def test_zero_shot_rejects(corpus_factory, tmp_path):
