@@ -72,10 +72,16 @@ def test_webserver_serves_every_definition(tmp_path):
         assert {"prepare_data", "train_and_evaluate", "full_pipeline", "observe_corpora"} <= jobs
         assert {s["name"] for s in repo["schedules"]} == {"weekly_training"}
         assert {"new_training_data", "data_automation"} <= {s["name"] for s in repo["sensors"]}
+        from ser_pipeline.definitions import defs
+
         assets = {"/".join(a["assetKey"]["path"]): a for a in repo["assetNodes"]}
-        assert {"corpora/ravdess", "raw/ravdess", "splits", "emotion_model", "evaluation/emodb"} <= set(assets)
-        checks = {c["name"] for a in assets.values() for c in (a["assetChecksOrError"] or {}).get("checks", [])}
-        assert {"table_valid", "reject_share", "soft_labels_valid", "no_held_out_leakage"} <= checks
+        expected_assets = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+        assert expected_assets <= set(assets), sorted(expected_assets - set(assets))
+        assert {j.name for j in defs.jobs} <= jobs
+        checks = {(k, c["name"]) for k, a in assets.items() for c in (a["assetChecksOrError"] or {}).get("checks", [])}
+        expected_checks = {(k.asset_key.to_user_string(), k.name)
+                           for c in defs.asset_checks for k in c.check_keys}
+        assert expected_checks == checks, sorted(expected_checks ^ checks)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
