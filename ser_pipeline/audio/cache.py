@@ -21,15 +21,11 @@ import numpy as np
 import pandas as pd
 
 from ser_pipeline.audio import SAMPLE_RATE
-from ser_pipeline.audio.io import AudioDecodeError, load_clip
+from ser_pipeline.audio.io import AudioDecodeError, load_clip, optional_seconds
 
 SHARD_SAMPLES = 16000 * 3600  # one hour of audio per shard
 INDEX = "index.parquet"
 META = "cache.json"
-
-
-def _opt(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
 def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str | Path, *,
@@ -62,7 +58,8 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     recs = rows.sort_values("utterance_id").to_dict("records")
     for i, r in enumerate(recs, 1):
         try:
-            w = load_clip(Path(corpus_root) / r["path"], _opt(r.get("start_s")), _opt(r.get("end_s")))
+            w = load_clip(Path(corpus_root) / r["path"], optional_seconds(r.get("start_s")),
+                          optional_seconds(r.get("end_s")))
         except AudioDecodeError as exc:
             index.append({"utterance_id": r["utterance_id"], "shard": -1, "offset": 0, "length": -1,
                           "error": str(exc)})

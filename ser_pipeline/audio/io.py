@@ -15,6 +15,11 @@ class AudioDecodeError(RuntimeError):
     """A clip that cannot be decoded; the message names the file and the problem."""
 
 
+def optional_seconds(v) -> float | None:
+    """A table's ``start_s``/``end_s`` cell as float seconds, or None for null/NaN."""
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+
+
 def to_mono(data: np.ndarray) -> np.ndarray:
     """Down-mix (samples, channels) to (samples,) by averaging channels."""
     return data if data.ndim == 1 else data.mean(axis=1)

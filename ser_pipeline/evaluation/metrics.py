@@ -221,18 +221,24 @@ def rankdata(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def pearson_per_dim(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Pearson r of each column, (N, D) and (N, D) -> (D,); NaN where a column is constant.
-
-    r = Σ(x−x̄)(y−ȳ) / sqrt(Σ(x−x̄)² · Σ(y−ȳ)²) (Pearson 1895). The paper's Table 3 reports the
-    mean of these over the 9 Hume-Prosody dimensions.
-    """
+def _paired_columns(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both as float64 (N, D) (a 1-D input is one column); unequal shapes raise ValueError."""
     x = np.asarray(pred, dtype=np.float64)
     y = np.asarray(target, dtype=np.float64)
     if x.ndim == 1:
         x, y = x[:, None], y[:, None]
     if x.shape != y.shape:
         raise ValueError(f"found pred {x.shape} and target {y.shape}, expected equal (N, D) shapes")
+    return x, y
+
+
+def pearson_per_dim(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Pearson r of each column, (N, D) and (N, D) -> (D,); NaN where a column is constant.
+
+    r = Σ(x−x̄)(y−ȳ) / sqrt(Σ(x−x̄)² · Σ(y−ȳ)²) (Pearson 1895). The paper's Table 3 reports the
+    mean of these over the 9 Hume-Prosody dimensions.
+    """
+    x, y = _paired_columns(pred, target)
     xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
     denom = np.sqrt((xc ** 2).sum(axis=0) * (yc ** 2).sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -241,12 +247,7 @@ def pearson_per_dim(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def spearman_per_dim(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Spearman ρ of each column: Pearson r of the average-tie ranks. (N, D), (N, D) -> (D,)."""
-    x = np.asarray(pred, dtype=np.float64)
-    y = np.asarray(target, dtype=np.float64)
-    if x.ndim == 1:
-        x, y = x[:, None], y[:, None]
-    if x.shape != y.shape:
-        raise ValueError(f"found pred {x.shape} and target {y.shape}, expected equal (N, D) shapes")
+    x, y = _paired_columns(pred, target)
     rx = np.stack([rankdata(x[:, d]) for d in range(x.shape[1])], axis=1)
     ry = np.stack([rankdata(y[:, d]) for d in range(y.shape[1])], axis=1)
     return pearson_per_dim(rx, ry)

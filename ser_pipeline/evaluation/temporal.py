@@ -25,7 +25,7 @@ import torch
 
 from ser_pipeline.audio import FRAME_RATE, SAMPLES_PER_FRAME
 from ser_pipeline.audio.features import log_mel
-from ser_pipeline.audio.io import load_clip
+from ser_pipeline.audio.io import load_clip, optional_seconds
 from ser_pipeline.emotions import SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import ban_classes, logit_adjust
 from ser_pipeline.training.data import clip_path
@@ -60,10 +60,6 @@ class ShiftWindow:
     def boundaries_s(self) -> np.ndarray:
         """True change points in seconds (the clip boundaries)."""
         return change_points(self.labels)
-
-
-def _opt(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
 def build_shift_windows(table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *, n_windows: int,
@@ -106,7 +102,8 @@ def build_shift_windows(table: pd.DataFrame, corpus_roots: Mapping[str, str | Pa
     def wave_of(i: int) -> np.ndarray:
         if i not in cache:
             r = rows.iloc[i]
-            cache[i] = load_clip(clip_path(r, corpus_roots), _opt(r.get("start_s")), _opt(r.get("end_s")))
+            cache[i] = load_clip(clip_path(r, corpus_roots), optional_seconds(r.get("start_s")),
+                                 optional_seconds(r.get("end_s")))
         return cache[i]
 
     windows = []

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ser_pipeline.audio.io import load_clip
+from ser_pipeline.audio.io import load_clip, optional_seconds
 from ser_pipeline.emotions import SOFT_COLUMNS
 
 
@@ -19,10 +19,6 @@ def clip_path(row: Mapping, corpus_roots: Mapping[str, str | Path]) -> Path:
     if corpus not in corpus_roots:
         raise KeyError(f"no root configured for corpus {corpus!r} (needed by {row['utterance_id']})")
     return Path(corpus_roots[corpus]) / row["path"]
-
-
-def _opt(v) -> float | None:
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -50,7 +46,8 @@ class ClipDataset(torch.utils.data.Dataset):
         if self.cache is not None and r["utterance_id"] in self.cache:
             w = self.cache.get(r["utterance_id"])
         else:
-            w = load_clip(clip_path(r, self.roots), _opt(r.get("start_s")), _opt(r.get("end_s")))
+            w = load_clip(clip_path(r, self.roots), optional_seconds(r.get("start_s")),
+                          optional_seconds(r.get("end_s")))
         return w[: self.max_samples] if self.max_samples else w
 
     def __getitem__(self, i: int):

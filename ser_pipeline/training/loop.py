@@ -35,7 +35,7 @@ from ser_pipeline.training.data import ClipDataset
 from ser_pipeline.training.losses import domain_loss_from_frame_logits, emotion_loss
 from ser_pipeline.training.model import (EmotionModel, TrainingModel, build_encoder, enable_gradient_checkpointing,
                                          load_released, should_freeze)
-from ser_pipeline.training.packed_data import PackedWindowStream
+from ser_pipeline.training.packed_data import PackedWindowStream, mix_seed
 from ser_pipeline.training.schedule import AccumulationSchedule, one_cycle_cosine
 
 EXPORT_WEIGHTS = "model.safetensors"
@@ -241,7 +241,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
             ctx = net.no_sync() if dist.world > 1 and not sync else contextlib.nullcontext()
             with ctx:
                 loss, parts = _micro_step_loss(net, batch, cfg, spec_cfg, device, amp_dtype,
-                                               torch.Generator().manual_seed(_mix(cfg.seed, dist.rank, epoch, b)))
+                                               torch.Generator().manual_seed(mix_seed(cfg.seed, dist.rank, epoch, b)))
                 scaler.scale(loss / group_size).backward()
             if not sync:
                 continue
@@ -278,10 +278,6 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     if dist.world > 1:
         torch.distributed.barrier()
     return TrainResult(export_dir, step, loss_v, val_f1, time.time() - t0, model)
-
-
-def _mix(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
 
 
 def _micro_step_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor], cfg: TrainConfig,

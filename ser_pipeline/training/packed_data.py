@@ -23,7 +23,7 @@ from ser_pipeline.audio.augment import WaveformAugmenter
 from ser_pipeline.training.packing import assemble_window, pack_windows
 
 
-def _seed(*parts: int) -> int:
+def mix_seed(*parts: int) -> int:
     """A 32-bit seed from integers (SeedSequence mixes them well)."""
     return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0])
 
@@ -83,7 +83,7 @@ class PackedWindowStream(torch.utils.data.IterableDataset):
     def batches(self, epoch: int) -> list[list[list[int]]]:
         """The epoch's micro-batches: lists of windows, each a list of table rows."""
         local = pack_windows(self.durations[self.shard], self.window_s, self.fill,
-                             seed=_seed(self.seed, epoch, self.rank))
+                             seed=mix_seed(self.seed, epoch, self.rank))
         windows = [self.shard[w].tolist() for w in local]
         return [windows[i: i + self.batch_size] for i in range(0, len(windows), self.batch_size)]
 
@@ -97,9 +97,9 @@ class PackedWindowStream(torch.utils.data.IterableDataset):
         for r in rows:
             w = self.wave_fn(r)
             if self.augmenter is not None:
-                w = self.augmenter(w, seed=_seed(self.seed, epoch, r, 1))
+                w = self.augmenter(w, seed=mix_seed(self.seed, epoch, r, 1))
             waves.append(w)
-        rng = np.random.default_rng(_seed(self.seed, epoch, self.rank, index, 2))
+        rng = np.random.default_rng(mix_seed(self.seed, epoch, self.rank, index, 2))
         pw = assemble_window(waves, self.soft[rows], self.domains[rows], window_s=self.window_s, rng=rng)
         return pw, rows, self.soft[rows]
 
