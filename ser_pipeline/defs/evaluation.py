@@ -60,7 +60,7 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
             context.log.warning(f"evaluation/{name}: no rows (corpus absent or not in the splits) — skipped")
             context.add_output_metadata({"status": "no rows (skipped)"})
             return {"set": name, "n": 0}
-        from ser_pipeline.evaluation.protocol import clip_logits, packed_clip_logits
+        from ser_pipeline.evaluation.protocol import clip_embeddings, head_logits, packed_clip_logits
         from ser_pipeline.training.loop import load_exported
 
         model, meta = load_exported(emotion_model["export_dir"])
@@ -69,10 +69,12 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
         y_true = rows[list(SOFT_COLUMNS)].to_numpy().argmax(axis=1)
         allowed = scored_classes(y_true)
 
+        # one encoder pass: the trained and the random head share the encoder (heads are linear)
+        emb = clip_embeddings(model, rows, roots, window_s=meta["window_s"], batch_size=config.batch_size,
+                              valid_only=config.valid_frames_only)
+
         def score() -> dict:
-            logits = clip_logits(model, rows, roots, window_s=meta["window_s"], batch_size=config.batch_size,
-                                 valid_only=config.valid_frames_only)
-            return evaluate_predictions(logits, y_true, allowed, prior, config.tau)
+            return evaluate_predictions(head_logits(model, emb), y_true, allowed, prior, config.tau)
 
         trained = score()
         packed = None

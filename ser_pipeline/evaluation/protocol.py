@@ -15,26 +15,49 @@ from ser_pipeline.training.model import EmotionModel, valid_frames
 
 
 @torch.no_grad()
-def clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
-                window_s: float, batch_size: int = 16, device: str | torch.device = "cpu",
-                valid_only: bool = True) -> np.ndarray:
-    """Per-clip emotion logits: each clip alone, padded to ``window_s``, logits averaged over the
-    clip's valid frames (``valid_only``) or over all frames.
+def clip_embeddings(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
+                    window_s: float, batch_size: int = 16, device: str | torch.device = "cpu",
+                    valid_only: bool = True) -> np.ndarray:
+    """Per-clip mean encoder output: each clip alone, padded to ``window_s``, the hidden states
+    averaged over the clip's valid frames (``valid_only``) or over all frames.
+
+    The heads are linear, so the mean of a head's frame logits equals the head applied to this
+    mean (:func:`head_logits`): one encoder pass serves the trained and the random head.
 
     Returns:
-        float32 array (N, 8) aligned with ``table``'s rows.
+        float32 array (N, d_model) aligned with ``table``'s rows.
     """
     model.eval()
     ds = ClipDataset(table, corpus_roots, max_seconds=window_s)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_clips)
-    out = np.zeros((len(ds), model.head.out_features), dtype=np.float32)
+    out = np.zeros((len(ds), model.encoder.config.d_model), dtype=np.float32)
     for waves, _soft, _dom, idx in loader:
         feats = log_mel(waves, window_s=window_s, n_mels=model.encoder.config.num_mel_bins, device=device)
-        logits, _ = model(feats)
+        hidden = model.encoder(feats).last_hidden_state
         for j, w in enumerate(waves):
             n = valid_frames(len(w), model.n_frames) if valid_only else model.n_frames
-            out[int(idx[j])] = logits[j, :n].float().mean(dim=0).cpu().numpy()
+            out[int(idx[j])] = hidden[j, :n].float().mean(dim=0).cpu().numpy()
     return out
+
+
+@torch.no_grad()
+def head_logits(model: EmotionModel, embeddings: np.ndarray) -> np.ndarray:
+    """The model's emotion head on per-clip embeddings: (N, d_model) -> (N, 8) float32."""
+    h = torch.as_tensor(embeddings, dtype=torch.float32, device=model.head.weight.device)
+    return (model.head(h) * model.logit_scaling).float().cpu().numpy()
+
+
+def clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
+                window_s: float, batch_size: int = 16, device: str | torch.device = "cpu",
+                valid_only: bool = True) -> np.ndarray:
+    """Per-clip emotion logits (paper §3): each clip alone, padded to ``window_s``, logits averaged
+    over the clip's valid frames (``valid_only``) or over all frames.
+
+    Returns:
+        float32 array (N, 8) aligned with ``table``'s rows.
+    """
+    return head_logits(model, clip_embeddings(model, table, corpus_roots, window_s=window_s,
+                                              batch_size=batch_size, device=device, valid_only=valid_only))
 
 
 @torch.no_grad()
