@@ -113,3 +113,31 @@ def test_long_clip_cropped_at_random_offset_and_overflow_dropped():
     _, _, _, w = _window([16000 * 20, 16000 * 12, 16000 * 2])
     assert w.spans.tolist() == [[0, 1000], [1000, 1500]]
     assert w.kept.tolist() == [0, 1] and w.domain_ids.tolist() == [10, 11]
+
+
+def test_each_pick_is_uniform_over_the_clips_that_fit():
+    """Algorithm 1 draws uniformly among the live clips that fit the remaining time (§2.4).
+
+    Durations 20, 5, 5, 12, 25 s in a 30 s window: the first pick is uniform over all 5; after a
+    20 s clip only the two 5 s clips fit (10 s left), after 25 s none (25 s >= 0.8·L closes it),
+    after 5 s all four others (5 + 25 s is exactly L), after 12 s the 5 s clips (the 20 s one
+    is 2 s too long). Expected pair frequencies are exact; 6,000 seeds keep each within 5 sigma.
+    """
+    d = np.array([20.0, 5.0, 5.0, 12.0, 25.0])
+    fits_after = {0: [1, 2], 1: [0, 2, 3, 4], 2: [0, 1, 3, 4], 3: [1, 2], 4: []}
+    expected = {}
+    for first, nxt in fits_after.items():
+        if not nxt:
+            expected[(first, None)] = 1 / 5
+        for k in nxt:
+            expected[(first, k)] = 1 / 5 / len(nxt)
+    n = 6000
+    counts: dict = {}
+    for seed in range(n):
+        w = pack_windows(d, window_s=30.0, seed=seed)[0]
+        key = (w[0], w[1] if len(w) > 1 else None)
+        counts[key] = counts.get(key, 0) + 1
+    assert set(counts) == set(expected)
+    for key, p in expected.items():
+        sigma = (n * p * (1 - p)) ** 0.5
+        assert abs(counts[key] - n * p) < 5 * sigma, (key, counts[key], n * p)

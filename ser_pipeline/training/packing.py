@@ -91,7 +91,17 @@ def _pack_sorted(ids: np.ndarray, frames: np.ndarray, n_frames: int, fill_frames
         parent = b + (b & -b)
         if parent <= size:
             tree[parent] += tree[b]
-    top = size >> 1
+    # The descent's step sizes and each bucket's update path are fixed by the tree size:
+    # precomputing them turns two while-loops of bit arithmetic per pick into plain for-loops
+    # (about 20 % of a pass at L = 30 s).
+    steps = tuple(size >> k for k in range(1, size.bit_length()))
+    paths: list[tuple[int, ...]] = [()] * (n_frames + 1)
+    for b in range(1, n_frames + 1):
+        path, i = [], b
+        while i <= size:
+            path.append(i)
+            i += i & -i
+        paths[b] = tuple(path)
     total = len(id_list)
     rand = rng.random
     windows: list[list[int]] = []
@@ -104,13 +114,13 @@ def _pack_sorted(ids: np.ndarray, frames: np.ndarray, n_frames: int, fill_frames
             # and accept if it fits: conditioned on fitting, that draw is uniform over the fitting
             # ones, and it saves the prefix sum while most clips fit. On a miss, count exactly.
             j = int(rand() * total)
-            pos, step = 0, top
-            while step:  # descent: largest pos with prefix(pos) <= j
+            pos = 0
+            for step in steps:  # descent: largest pos with prefix(pos) <= j
                 nxt = pos + step
-                if tree[nxt] <= j:
+                t = tree[nxt]
+                if t <= j:
                     pos = nxt
-                    j -= tree[nxt]
-                step >>= 1
+                    j -= t
             b = pos + 1
             if b > r:  # bisect: live clips of <= r frames = Fenwick prefix sum
                 c, i = 0, r
@@ -120,22 +130,20 @@ def _pack_sorted(ids: np.ndarray, frames: np.ndarray, n_frames: int, fill_frames
                 if c == 0:
                     break  # nothing fits: close the window (tail of the pass)
                 j = int(rand() * c)  # uniform over the c fitting clips
-                pos, step = 0, top
-                while step:
+                pos = 0
+                for step in steps:
                     nxt = pos + step
-                    if tree[nxt] <= j:
+                    t = tree[nxt]
+                    if t <= j:
                         pos = nxt
-                        j -= tree[nxt]
-                    step >>= 1
+                        j -= t
                 b = pos + 1  # j is now the pick's uniform position inside bucket b
             bucket = buckets[b]
             window.append(bucket[j])
             bucket[j] = bucket[-1]  # O(1) removal: swap with last, pop
             bucket.pop()
-            i = b
-            while i <= size:
+            for i in paths[b]:
                 tree[i] -= 1
-                i += i & -i
             total -= 1
             used += b
         windows.append(window)
