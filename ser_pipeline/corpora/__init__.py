@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables
+from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables, scan_settings
 
 #: registry name -> module under ser_pipeline.corpora (the order is the paper's Table 1 order).
 REGISTRY: dict[str, str] = {
@@ -71,8 +73,36 @@ def read_corpus(name: str, root: str | Path, **options: Any) -> CorpusTables:
     Returns ``(manifest_df, rejects_df)`` with the columns of DESIGN.md. Raises
     :class:`CorpusNotFoundError` if ``root`` is not a folder.
     """
-    return module(name).read(Path(root), **options)
+    reader = module(name).read
+    with gc_paused():
+        return reader(Path(root), **options)
+
+
+def read_corpus_arrow(name: str, root: str | Path, **options: Any) -> CorpusTables:
+    """:func:`read_corpus` with the manifest as a pyarrow Table (same rows, schema
+    :func:`~ser_pipeline.corpora.base.manifest_schema`): what the Dagster asset writes to Parquet,
+    without the pandas copy that strings cost several times over."""
+    with scan_settings(arrow=True):
+        return read_corpus(name, root, **options)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector for the length of a scan.
+
+    A scan allocates a few container objects per file and keeps them until the table is built,
+    so every full collection re-walks all of them for nothing; reference counting still frees
+    everything as usual. Measured on 20,000 files: 7 % off a 1-process scan and 12 % off a
+    2-process one (benchmarks/README.md).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 __all__ = ["REGISTRY", "CorpusNotFoundError", "CorpusSpec", "CorpusTables", "available", "get_spec",
-           "module", "read_corpus"]
+           "module", "read_corpus", "read_corpus_arrow"]

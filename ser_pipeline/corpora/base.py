@@ -1,4 +1,4 @@
-"""What every corpus reader shares: the spec, the table schemas, audio probing, reject reasons.
+"""What every corpus reader shares: the spec, the table schemas, the table builder.
 
 A reader module (``ser_pipeline/corpora/<name>.py``) declares ``SPEC`` and ``LABEL_MAP`` and one
 public function ``read(root: Path, **options) -> CorpusTables``. It walks the corpus exactly as
@@ -8,9 +8,9 @@ utterance) and the rejects (one row per file that could not become a row, with a
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
+import collections
 import dataclasses
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,8 +19,12 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import soundfile as sf
+import pyarrow.compute as pc
 
+from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers import them from here)
+    AudioInfo, AudioProbeError, HeaderProber, Reason, ScanSettings, current_scan_settings, probe_audio,
+    scan_settings,
+)
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 from ser_pipeline.labels.intensity import intensity as _intensity
 
@@ -28,27 +32,6 @@ Role = Literal["train", "test", "zero_shot", "finetune", "user"]
 Seconds = float
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
-
-
-class Reason:
-    """Enumerable reject reasons (the ``reason`` column of a rejects table)."""
-
-    UNREADABLE_AUDIO = "unreadable_audio"  # soundfile cannot open or decode it
-    ZERO_LENGTH = "zero_length"  # a valid header with no samples
-    BAD_SAMPLES = "bad_samples"  # NaN or inf samples
-    AUDIO_MISSING = "audio_missing"  # a label file lists audio that does not exist
-    LABEL_MISSING = "label_missing"  # audio that no label file lists / no label in the name
-    LABEL_UNKNOWN = "unknown_label"  # a label code that the label map does not know
-    MALFORMED = "malformed_annotation"  # a label line or file name that cannot be parsed
-    DUPLICATE_ID = "duplicate_id"  # a second file with an utterance id already taken
-    NO_AGREEMENT = "no_agreement"  # no consensus and no votes to build a soft label from
-    OUTSIDE_ROOT = "outside_root"  # a manifest path that escapes the corpus root
-    SEGMENT_OUT_OF_RANGE = "segment_out_of_range"  # a segment that lies outside its audio file
-
-    ALL = (
-        UNREADABLE_AUDIO, ZERO_LENGTH, BAD_SAMPLES, AUDIO_MISSING, LABEL_MISSING, LABEL_UNKNOWN,
-        MALFORMED, DUPLICATE_ID, NO_AGREEMENT, OUTSIDE_ROOT, SEGMENT_OUT_OF_RANGE,
-    )
 
 
 class CorpusNotFoundError(FileNotFoundError):
@@ -113,147 +96,11 @@ def manifest_schema(extra_columns: Mapping[str, pa.DataType] | None = None) -> p
 
 
 class CorpusTables(NamedTuple):
-    """A reader's result: the manifest and the rejects, as pandas DataFrames."""
+    """A reader's result: the manifest and the rejects, as pandas DataFrames (the manifest is a
+    pyarrow Table under ``scan_settings(arrow=True)``)."""
 
     manifest: pd.DataFrame
     rejects: pd.DataFrame
-
-
-# --- audio probing --------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class AudioInfo:
-    """Header facts of one audio file (no full decode)."""
-
-    sample_rate: int  # Hz
-    channels: int
-    frames: int  # samples per channel
-    subtype: str
-
-    @property
-    def duration_s(self) -> Seconds:
-        return self.frames / self.sample_rate if self.sample_rate else 0.0
-
-
-class AudioProbeError(Exception):
-    """A file that cannot become a row; carries the reject reason."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-    def __reduce__(self):  # picklable, so worker processes can return it
-        return (AudioProbeError, (self.reason, self.detail))
-
-
-def probe_audio(path: Path, confine_to: str | None = None) -> AudioInfo:
-    """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable.
-
-    ``confine_to``: a resolved folder the file must stay inside once symlinks are resolved
-    (user manifests); a file outside it is rejected with ``outside_root``.
-    """
-    if confine_to is not None:
-        real = os.path.realpath(path)
-        if real != confine_to and not real.startswith(confine_to + os.sep):
-            raise AudioProbeError(Reason.OUTSIDE_ROOT, f"{path} resolves to {real}, outside the corpus root")
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError
-        if os.path.islink(path) and not os.path.exists(path):
-            raise AudioProbeError(Reason.AUDIO_MISSING,
-                                  f"{path}: broken symlink to {os.readlink(path)}") from exc
-        if not os.path.exists(path):
-            raise AudioProbeError(Reason.AUDIO_MISSING, f"{path}: no such file") from exc
-        if not os.access(path, os.R_OK):
-            raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: permission denied") from exc
-        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioProbeError(Reason.ZERO_LENGTH, f"{path}: header reports {info.frames} samples")
-    if info.subtype in ("FLOAT", "DOUBLE"):
-        # Only float files can hold NaN/inf; PCM cannot, so the header probe suffices for those.
-        _check_finite(path)
-    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
-
-
-def _check_finite(path: Path, block: int = 1 << 18) -> None:
-    """Raise ``bad_samples`` if a float file holds NaN or inf (streamed; memory stays flat)."""
-    try:
-        for chunk in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
-            if not np.all(np.isfinite(chunk)):
-                raise AudioProbeError(Reason.BAD_SAMPLES, f"{path}: NaN or inf samples")
-    except AudioProbeError:
-        raise
-    except Exception as exc:
-        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
-
-
-@dataclasses.dataclass
-class ScanSettings:
-    """How corpus scans probe audio: worker processes and a progress callback."""
-
-    workers: int = 1  # processes probing headers (1 = in this process)
-    progress: Any = None  # callable(done: int, total: int) or None
-    tqdm: bool = False  # a progress bar on the terminal
-
-
-_SCAN = contextvars.ContextVar("ser_scan_settings", default=ScanSettings(
-    workers=int(os.environ.get("SER_SCAN_WORKERS", "1"))))
-
-
-@contextlib.contextmanager
-def scan_settings(**kw: Any):
-    """Temporarily change :class:`ScanSettings` (e.g. ``with scan_settings(workers=4): read(...)``)."""
-    token = _SCAN.set(dataclasses.replace(_SCAN.get(), **kw))
-    try:
-        yield _SCAN.get()
-    finally:
-        _SCAN.reset(token)
-
-
-def _probe_or_error(path: str, confine_to: str | None = None) -> AudioInfo | AudioProbeError:
-    try:
-        return probe_audio(Path(path), confine_to)
-    except AudioProbeError as err:
-        return err
-
-
-def probe_many(paths: Mapping[str, Path], confine_to: str | None = None) -> dict[str, AudioInfo | AudioProbeError]:
-    """Probe many files (key -> path), in worker processes when the scan settings say so."""
-    settings = _SCAN.get()
-    keys = list(paths)
-    out: dict[str, AudioInfo | AudioProbeError] = {}
-    bar = None
-    if settings.tqdm and keys:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(keys), unit="file", desc="probing audio", leave=False)
-    step = max(1, len(keys) // 20)
-
-    def done(i: int) -> None:
-        if bar is not None:
-            bar.update(1)
-        if settings.progress is not None and (i % step == 0 or i == len(keys)):
-            settings.progress(i, len(keys))
-
-    if settings.workers > 1 and len(keys) >= 64:
-        import concurrent.futures as cf
-
-        chunk = max(16, len(keys) // (settings.workers * 8))
-        with cf.ProcessPoolExecutor(settings.workers) as pool:
-            for i, (k, res) in enumerate(zip(keys, pool.map(_probe_or_error, [str(paths[k]) for k in keys],
-                                                            [confine_to] * len(keys), chunksize=chunk),
-                                             strict=True), 1):
-                out[k] = res
-                done(i)
-    else:
-        for i, k in enumerate(keys, 1):
-            out[k] = _probe_or_error(str(paths[k]), confine_to)
-            done(i)
-    if bar is not None:
-        bar.close()
-    return out
 
 
 def require_root(root: Path | str, name: str) -> Path:
@@ -280,26 +127,55 @@ def walk_audio(root: Path, subdir: str | None = None) -> list[Path]:
 # --- building tables ------------------------------------------------------------------------
 
 
+class _Queued(NamedTuple):
+    """One :meth:`TableBuilder.add` call, kept until :meth:`TableBuilder.finish` (small: no audio)."""
+
+    path: str
+    rel: str
+    uid: str
+    scores: list[float]
+    speaker: str | None
+    language: str
+    source_label: str | None
+    gender: str | None
+    official_split: str | None
+    n_raters: int | None
+    start_s: float | None
+    end_s: float | None
+    extra: Mapping[str, Any] | None
+
+
+#: rows per Arrow batch (and Parquet row group when streaming to a sink)
+ROW_GROUP_ROWS = 16384
+
+
 class TableBuilder:
     """Collects rows and rejects for one corpus and turns them into typed, sorted tables.
 
     Every audio file a reader sees must end up in exactly one of :meth:`add` or :meth:`reject`;
     :meth:`reject_unclaimed` turns audio that no label referenced into ``label_missing`` rejects.
+    Files are probed (header only) while the reader is still adding rows, in worker processes
+    when :func:`scan_settings` asks for them, and rows are built as their probes come back, into
+    Arrow batches (a few hundred bytes per row, no per-row dicts).
     """
 
     def __init__(self, spec: CorpusSpec, root: Path, *, confine_to_root: bool = False):
         """``confine_to_root``: reject files whose resolved path leaves the root (user manifests);
         checked while probing, so it runs in the scan's worker processes too."""
         self.spec = spec
-        self._confine = os.path.realpath(root) if confine_to_root else None
         self.root = Path(root)
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
-        self._rows: list[dict[str, Any]] = []
+        self._settings = current_scan_settings()
+        self._prober = HeaderProber(os.path.realpath(root) if confine_to_root else None, self._settings)
+        self._queued: collections.deque[_Queued] = collections.deque()  # added, not yet a row
+        self._rows: list[tuple] = []  # built, not yet in a batch
+        self._done: list[pa.RecordBatch] = []
+        self._schema = manifest_schema(spec.extra_columns)
+        self._extra_names = list(spec.extra_columns)
         self._rejects: list[dict[str, Any]] = []
-        self._ids: set[str] = set()
         self._claimed: set[str] = set()
-        self._probe_cache: dict[str, AudioInfo | AudioProbeError] = {}
-        self._pending: list[tuple[Path, str, str, np.ndarray, dict[str, Any]]] = []
+        self._requested: set[str] = set()
+        self._taken: set[str] = set()
 
     # relative POSIX path of a file inside the root
     def rel(self, path: Path | str) -> str:
@@ -307,18 +183,6 @@ class TableBuilder:
         if p.startswith(self._root_prefix):
             return p[len(self._root_prefix):].replace(os.sep, "/")
         return Path(p).as_posix()
-
-    def probe(self, path: Path) -> AudioInfo:
-        key = self.rel(path)
-        if key not in self._probe_cache:
-            try:
-                self._probe_cache[key] = probe_audio(path, self._confine)
-            except AudioProbeError as err:
-                self._probe_cache[key] = err
-        got = self._probe_cache[key]
-        if isinstance(got, AudioProbeError):
-            raise got
-        return got
 
     def reject(self, path: Path | str, reason: str, detail: str = "") -> None:
         """Record that ``path`` could not become a row, with one of :class:`Reason`."""
@@ -334,7 +198,7 @@ class TableBuilder:
 
     def add(
         self,
-        path: Path,
+        path: Path | str,
         scores: np.ndarray,
         *,
         speaker: str | None,
@@ -348,8 +212,8 @@ class TableBuilder:
         utterance_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Queue one row for ``path``; :meth:`finish` probes the audio (in parallel) and turns it
-        into a row, or into a reject (unreadable audio, zero length, duplicate id, ...).
+        """Queue one row for ``path``; its header is probed in the background, and :meth:`finish`
+        turns it into a row, or into a reject (unreadable audio, zero length, duplicate id, ...).
 
         Args:
             path: the audio file (absolute, inside the root).
@@ -362,51 +226,24 @@ class TableBuilder:
         Returns:
             False if the scores are malformed (rejected at once), else True (queued).
         """
+        path = str(path)
         rel = self.rel(path)
         self._claimed.add(rel)
-        scores = np.asarray(scores, dtype=np.float64)
-        if scores.shape != (N_CLASSES,) or not np.all(np.isfinite(scores)) or scores.min() < 0:
-            self.reject(path, Reason.MALFORMED, f"bad score vector {scores.tolist()}")
+        values = np.asarray(scores, dtype=np.float64).ravel().tolist()
+        # Plain-Python checks (numpy reductions on 8 numbers cost more than the rest of the row).
+        # The scores are >= 0, so their sum is finite exactly when none is NaN or inf.
+        if len(values) != N_CLASSES or not math.isfinite(sum(values)) or min(values) < 0.0:
+            self.reject(path, Reason.MALFORMED, f"bad score vector {values}")
             return False
         key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
-        self._pending.append((path, rel, f"{self.spec.name}/{key}", scores, dict(
-            speaker=speaker, language=language, source_label=source_label, gender=gender,
-            official_split=official_split, n_raters=n_raters, start_s=start_s, end_s=end_s, extra=extra)))
+        self._queued.append(_Queued(path, rel, f"{self.spec.name}/{key}", values, speaker, language,
+                                    source_label, gender, official_split, n_raters, start_s, end_s, extra))
+        if rel not in self._requested:
+            self._requested.add(rel)
+            self._prober.request(rel, path)
+        if len(self._queued) >= 64:
+            self._drain()
         return True
-
-    def _row(self, path: Path, rel: str, uid: str, scores: np.ndarray, info: AudioInfo, f: dict) -> dict | None:
-        duration = info.duration_s
-        start_s, end_s = f["start_s"], f["end_s"]
-        if start_s is not None or end_s is not None:
-            s = max(0.0, float(start_s or 0.0))  # negative starts exist (CMU-MOSEI): clamp
-            e = min(float(end_s) if end_s is not None else duration, duration)
-            if e - s <= 0:
-                self.reject(path, Reason.SEGMENT_OUT_OF_RANGE,
-                            f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
-                return None
-            start_s, end_s, duration = s, e, e - s
-        speaker = f["speaker"]
-        row: dict[str, Any] = {
-            "utterance_id": uid,
-            "corpus": self.spec.name,
-            "path": rel,
-            "speaker": f"{self.spec.name}/{speaker}" if speaker not in (None, "") else f"{self.spec.name}/unknown",
-            "gender": f["gender"],
-            "language": f["language"],
-            "duration_s": float(duration),
-            "sample_rate": info.sample_rate,
-            "channels": info.channels,
-            "source_label": f["source_label"],
-            "official_split": f["official_split"],
-            "n_raters": f["n_raters"],
-            "start_s": start_s,
-            "end_s": end_s,
-        }
-        row.update({c: float(v) for c, v in zip(CLASSES, scores, strict=True)})
-        row["intensity"] = float(_intensity(scores))
-        for name in self.spec.extra_columns:
-            row[name] = (f["extra"] or {}).get(name)
-        return row
 
     def reject_unclaimed(self, audio_files: Iterable[Path], detail: str = "no label file lists this audio") -> None:
         """Reject every file of ``audio_files`` that no :meth:`add`/:meth:`reject` has handled."""
@@ -415,31 +252,72 @@ class TableBuilder:
                 self.reject(p, Reason.LABEL_MISSING, detail)
 
     def finish(self) -> CorpusTables:
-        """Probe every queued file (header only, in parallel: see :func:`scan_settings`), then
-        build typed, sorted tables (sorted so that re-reads give byte-identical Parquet)."""
-        todo = {rel: path for path, rel, *_ in self._pending if rel not in self._probe_cache}
-        self._probe_cache.update(probe_many(todo, self._confine))
-        ids: set[str] = set()
-        for path, rel, uid, scores, fields in self._pending:
-            if uid in ids:
-                self.reject(path, Reason.DUPLICATE_ID, f"utterance id {uid} already taken")
-                continue
-            got = self._probe_cache[rel]
-            if isinstance(got, AudioProbeError):
-                self.reject(path, got.reason, got.detail)
-                continue
-            row = self._row(path, rel, uid, scores, got, fields)
-            if row is not None:
-                ids.add(uid)
-                self._rows.append(row)
-        self._pending = []
-        schema = manifest_schema(self.spec.extra_columns)
-        manifest = empty_manifest(self.spec.extra_columns) if not self._rows else (
-            to_pandas(pa.Table.from_pylist(self._rows, schema=schema))
-        )
-        manifest = manifest.sort_values("utterance_id", kind="stable").reset_index(drop=True)
+        """Wait for the last probes, then return the typed manifest sorted by utterance id (so
+        re-reads give byte-identical Parquet) and the rejects.
+
+        The manifest is a DataFrame, or a pyarrow Table when the scan settings ask for Arrow
+        (:func:`ser_pipeline.corpora.read_corpus_arrow`: no pandas copy of a large corpus).
+        """
+        self._prober.wait(on_chunk=self._drain)
+        self._drain()
+        self._flush()
+        schema = self._schema
+        table = pa.Table.from_batches(self._done, schema) if self._done else schema.empty_table()
+        self._done = []
+        # ids are unique by now, so any sort is the sort; Arrow compares UTF-8 bytes = code points
+        table = table.take(pc.sort_indices(table, [("utterance_id", "ascending")]))
         rejects = rejects_frame(self._rejects)
-        return CorpusTables(manifest, rejects)
+        return CorpusTables(table if self._settings.arrow else to_pandas(table), rejects)
+
+    def _drain(self) -> None:
+        """Turn queued rows whose probe has come back into rows, in the order they were added.
+
+        Runs while the reader is still adding, so rows are built while workers probe; the
+        first row added for an id wins, as in a sequential scan.
+        """
+        results = self._prober.results
+        queued = self._queued
+        while queued and queued[0].rel in results:
+            q = queued.popleft()
+            info = results[q.rel]
+            if q.uid in self._taken:
+                self.reject(q.path, Reason.DUPLICATE_ID, f"utterance id {q.uid} already taken")
+                continue
+            if isinstance(info, AudioProbeError):
+                self.reject(q.path, info.reason, info.detail)
+                continue
+            duration, start_s, end_s = info.duration_s, q.start_s, q.end_s
+            if start_s is not None or end_s is not None:
+                s = max(0.0, float(start_s or 0.0))  # negative starts exist (CMU-MOSEI): clamp
+                e = min(float(end_s) if end_s is not None else duration, duration)
+                if e - s <= 0:
+                    self.reject(q.path, Reason.SEGMENT_OUT_OF_RANGE,
+                                f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
+                    continue
+                start_s, end_s, duration = s, e, e - s
+            self._taken.add(q.uid)
+            speaker = q.speaker if q.speaker not in (None, "") else "unknown"
+            extra = q.extra or {}
+            self._rows.append((q.uid, self.spec.name, q.rel, f"{self.spec.name}/{speaker}", q.gender, q.language,
+                               float(duration), info.sample_rate, info.channels, q.source_label,
+                               q.official_split, q.n_raters, start_s, end_s, q.scores,
+                               *(extra.get(n) for n in self._extra_names)))
+            if len(self._rows) >= ROW_GROUP_ROWS:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Built rows -> one Arrow batch (columnar: a few hundred bytes per row, no dicts)."""
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        names = self._schema.names
+        cols = list(zip(*rows, strict=True))
+        scores = np.array(cols[14], dtype=np.float64).reshape(len(rows), N_CLASSES)
+        data = dict(zip(names[:14], cols[:14], strict=True))
+        data.update({c: scores[:, k] for k, c in enumerate(CLASSES)})
+        data["intensity"] = _intensity(scores)
+        data.update(zip(names[15 + N_CLASSES:], cols[15:], strict=True))
+        self._done.append(pa.RecordBatch.from_pydict(data, schema=self._schema))
 
 
 #: Arrow -> pandas nullable dtypes, so an int column with nulls (n_raters) stays an integer

@@ -107,35 +107,45 @@ def read(root: Path, manifest_file: str | None = None,
     b = TableBuilder(SPEC, root, confine_to_root=True)
     has_scores = all(c in df.columns for c in CLASSES)
     root_s = str(root)
-    for rec in df.to_dict("records"):
-        rel = str(rec["path"]).strip()
+    n = len(df)
+
+    def column(name: str) -> list:  # column lists, not per-row dicts: the loop below is the scan's serial part
+        return df[name].tolist() if name in df.columns else [""] * n
+
+    score_cols = list(zip(*(column(c) for c in CLASSES), strict=True)) if has_scores else [()] * n
+    label_scores: dict[str, list[float] | None] = {}  # label text -> score vector (looked up once)
+    for rel, label, speaker, language, gender, split, start_v, end_v, raw in zip(
+            column("path"), column("label"), column("speaker"), column("language"), column("gender"),
+            column("split"), column("start_s"), column("end_s"), score_cols, strict=True):
+        rel = str(rel).strip()
         if not _lexically_inside(rel):
             b.reject(rel, Reason.OUTSIDE_ROOT, f"path {rel!r} escapes the corpus root {root}")
             continue
         path = os.path.join(root_s, rel)
         try:
-            if has_scores and all(_float(rec[c]) is not None for c in CLASSES):
-                scores = np.array([_float(rec[c]) for c in CLASSES])
-                source = rec.get("label") or None
+            values = [_float(v) for v in raw]
+            if raw and None not in values:
+                scores, source = values, label or None
             else:
-                label = str(rec.get("label", "")).strip()
-                row = lookup_label(lmap, label) if label else None
-                if row is None:
+                label = str(label).strip()
+                if label not in label_scores:
+                    row = lookup_label(lmap, label) if label else None
+                    label_scores[label] = None if row is None else score_vector(row).tolist()
+                scores, source = label_scores[label], label
+                if scores is None:
                     b.reject(path, Reason.LABEL_UNKNOWN if label else Reason.LABEL_MISSING,
                              f"label {label!r} is not in the label map")
                     continue
-                scores, source = score_vector(row), label
         except (ValueError, TypeError) as exc:
             b.reject(path, Reason.MALFORMED, f"bad score value: {exc}")
             continue
         try:
-            start, end = _float(rec.get("start_s")), _float(rec.get("end_s"))
+            start, end = _float(start_v), _float(end_v)
         except (ValueError, TypeError) as exc:
             b.reject(path, Reason.MALFORMED, f"bad start_s/end_s: {exc}")
             continue
         key = None if start is None and end is None else f"{Path(rel).with_suffix('').as_posix()}@{start or 0:.3f}-{end}"
-        b.add(path, scores, speaker=str(rec["speaker"]).strip() or None, language=str(rec["language"]).strip(),
-              gender=(str(rec.get("gender", "")).strip() or None), source_label=source,
-              official_split=(str(rec.get("split", "")).strip() or None), start_s=start, end_s=end,
-              utterance_key=key)
+        b.add(path, scores, speaker=str(speaker).strip() or None, language=str(language).strip(),
+              gender=(str(gender).strip() or None), source_label=source,
+              official_split=(str(split).strip() or None), start_s=start, end_s=end, utterance_key=key)
     return b.finish()

@@ -4,11 +4,13 @@
 import json
 import os
 import sys
+from typing import Any
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 
-from ser_pipeline.corpora import available, get_spec, read_corpus
+from ser_pipeline.corpora import available, get_spec, read_corpus_arrow
 from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest, scan_settings
 from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
 from ser_pipeline.defs.io import write_parquet
@@ -17,6 +19,8 @@ from ser_pipeline.defs.summaries import table_summary
 from ser_pipeline.emotions import CLASSES
 
 GROUP = "corpora"
+#: the manifest columns the UI summary needs (the rest stays in Arrow, never copied to pandas)
+SUMMARY_COLUMNS = ["duration_s", "speaker", "language", "sample_rate", *CLASSES]
 
 
 class CorpusReadConfig(dg.Config):
@@ -55,7 +59,7 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         tags={"role": spec.role},
     )
     def _corpus(context: dg.AssetExecutionContext, config: CorpusReadConfig, corpora: CorporaResource,
-                data_dir: DataDirResource) -> pd.DataFrame:
+                data_dir: DataDirResource) -> Any:  # a pyarrow Table, or an empty DataFrame
         root = corpora.root_for(name)
         workers = config.workers or int(os.environ.get("SER_SCAN_WORKERS", os.cpu_count() or 1))
 
@@ -64,7 +68,7 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
 
         try:
             with scan_settings(workers=workers, progress=progress, tqdm=sys.stderr.isatty()):
-                manifest, rejects = read_corpus(name, root, **config.options)
+                manifest, rejects = read_corpus_arrow(name, root, **config.options)
         except CorpusNotFoundError as exc:
             # A user with only some corpora must still be able to run the pipeline: an absent
             # corpus is reported and yields an empty table (downstream assets ignore it).
@@ -77,7 +81,7 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         context.add_output_metadata({
             "status": "read",
             "root": str(root),
-            **table_summary(manifest),
+            **table_summary(manifest.select(SUMMARY_COLUMNS).to_pandas()),
             "rejects": len(rejects),
             "rejects_by_reason": dg.MetadataValue.json({str(k): int(v) for k, v in by_reason.items()}),
             "rejects_path": dg.MetadataValue.path(str(rejects_path)),

@@ -18,6 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ser_pipeline.corpora.base import to_pandas
+
 
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic)."""
@@ -32,14 +34,31 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
-    """Deterministic Parquet: no pandas index, fixed compression, atomic rename."""
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-    atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=65536))
+#: rows per Parquet row group (readers stream a file group by group)
+ROW_GROUP_ROWS = 65536
+
+
+def write_parquet(df: pd.DataFrame | pa.Table, path: Path) -> None:
+    """Deterministic Parquet: no pandas index, fixed compression, row groups, atomic rename.
+
+    An Arrow table is written as it is, with the pandas metadata its DataFrame would carry, so
+    ``pd.read_parquet`` gives the same dtypes (nullable integers stay integers) either way.
+    """
+    if isinstance(df, pa.Table):
+        table = df
+        if table.schema.pandas_metadata is None:
+            empty = to_pandas(table.schema.empty_table())
+            meta = pa.Table.from_pandas(empty, schema=table.schema, preserve_index=False).schema.metadata
+            table = table.replace_schema_metadata(meta)
+    else:
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd",
+                                                        row_group_size=ROW_GROUP_ROWS))
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores DataFrame outputs as Parquet and dict outputs as JSON under ``base_dir``."""
+    """Stores DataFrame and Arrow table outputs as Parquet and dict outputs as JSON under
+    ``base_dir``; inputs load as DataFrames."""
 
     base_dir: str | None = None
 
@@ -52,7 +71,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        if isinstance(obj, pd.DataFrame):
+        if isinstance(obj, pd.DataFrame | pa.Table):
             path = self._path(context, ".parquet")
             write_parquet(obj, path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path)),
@@ -63,7 +82,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
         else:
             raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}; "
-                            "expected a pandas DataFrame or a dict")
+                            "expected a pandas DataFrame, a pyarrow Table or a dict")
 
     def load_input(self, context: dg.InputContext) -> Any:
         for suffix, load in ((".parquet", pd.read_parquet), (".json", lambda p: json.loads(Path(p).read_text()))):

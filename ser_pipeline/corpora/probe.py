@@ -1,0 +1,320 @@
+"""Audio header probing for corpus scans: one file, or many in worker processes alongside a reader.
+
+A scan never decodes audio to build a table: the header gives the sample rate, channels and
+length (float files are additionally streamed once for NaN/inf). :class:`HeaderProber` sends
+files to worker processes in chunks *while the reader is still walking its corpus*, so probing
+overlaps with label parsing instead of following it (benchmarks/scan.py measures the gain).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import contextlib
+import contextvars
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import soundfile as sf
+
+Seconds = float
+
+
+class Reason:
+    """Enumerable reject reasons (the ``reason`` column of a rejects table)."""
+
+    UNREADABLE_AUDIO = "unreadable_audio"  # soundfile cannot open or decode it
+    ZERO_LENGTH = "zero_length"  # a valid header with no samples
+    BAD_SAMPLES = "bad_samples"  # NaN or inf samples
+    AUDIO_MISSING = "audio_missing"  # a label file lists audio that does not exist
+    LABEL_MISSING = "label_missing"  # audio that no label file lists / no label in the name
+    LABEL_UNKNOWN = "unknown_label"  # a label code that the label map does not know
+    MALFORMED = "malformed_annotation"  # a label line or file name that cannot be parsed
+    DUPLICATE_ID = "duplicate_id"  # a second file with an utterance id already taken
+    NO_AGREEMENT = "no_agreement"  # no consensus and no votes to build a soft label from
+    OUTSIDE_ROOT = "outside_root"  # a manifest path that escapes the corpus root
+    SEGMENT_OUT_OF_RANGE = "segment_out_of_range"  # a segment that lies outside its audio file
+
+    ALL = (
+        UNREADABLE_AUDIO, ZERO_LENGTH, BAD_SAMPLES, AUDIO_MISSING, LABEL_MISSING, LABEL_UNKNOWN,
+        MALFORMED, DUPLICATE_ID, NO_AGREEMENT, OUTSIDE_ROOT, SEGMENT_OUT_OF_RANGE,
+    )
+
+
+class AudioInfo(NamedTuple):
+    """Header facts of one audio file (no full decode).
+
+    A NamedTuple, not a dataclass: tens of thousands cross from worker processes per scan, and a
+    tuple unpickles several times faster.
+    """
+
+    sample_rate: int  # Hz
+    channels: int
+    frames: int  # samples per channel
+    subtype: str
+
+    @property
+    def duration_s(self) -> Seconds:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+class AudioProbeError(Exception):
+    """A file that cannot become a row; carries the reject reason."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    def __reduce__(self):  # picklable, so worker processes can return it
+        return (AudioProbeError, (self.reason, self.detail))
+
+
+def _resolved(path: str, dir_cache: dict[str, str] | None) -> str:
+    """``os.path.realpath(path)``, resolving each folder once per ``dir_cache``.
+
+    realpath walks every component with an lstat; files of a corpus share a few folders, so
+    only the file itself (a link or not) is checked per file. The cache lives for one chunk of
+    one scan, so a folder link changed between scans is seen.
+    """
+    if dir_cache is None or os.path.islink(path):
+        return os.path.realpath(path)
+    folder, name = os.path.split(path)
+    real = dir_cache.get(folder)
+    if real is None:
+        real = dir_cache[folder] = os.path.realpath(folder)
+    return os.path.join(real, name)
+
+
+def probe_audio(path: Path | str, confine_to: str | None = None,
+                _dir_cache: dict[str, str] | None = None) -> AudioInfo:
+    """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable.
+
+    ``confine_to``: a resolved folder the file must stay inside once symlinks are resolved
+    (user manifests); a file outside it is rejected with ``outside_root``.
+    """
+    if confine_to is not None:
+        real = _resolved(str(path), _dir_cache)
+        if real != confine_to and not real.startswith(confine_to + os.sep):
+            raise AudioProbeError(Reason.OUTSIDE_ROOT, f"{path} resolves to {real}, outside the corpus root")
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError
+        if os.path.islink(path) and not os.path.exists(path):
+            raise AudioProbeError(Reason.AUDIO_MISSING,
+                                  f"{path}: broken symlink to {os.readlink(path)}") from exc
+        if not os.path.exists(path):
+            raise AudioProbeError(Reason.AUDIO_MISSING, f"{path}: no such file") from exc
+        if not os.access(path, os.R_OK):
+            raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: permission denied") from exc
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioProbeError(Reason.ZERO_LENGTH, f"{path}: header reports {info.frames} samples")
+    if info.subtype in ("FLOAT", "DOUBLE"):
+        # Only float files can hold NaN/inf; PCM cannot, so the header probe suffices for those.
+        _check_finite(path)
+    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
+
+
+def _check_finite(path: Path | str, block: int = 1 << 18) -> None:
+    """Raise ``bad_samples`` if a float file holds NaN or inf (streamed; memory stays flat)."""
+    try:
+        for chunk in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
+            if not np.all(np.isfinite(chunk)):
+                raise AudioProbeError(Reason.BAD_SAMPLES, f"{path}: NaN or inf samples")
+    except AudioProbeError:
+        raise
+    except Exception as exc:
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
+
+
+ProbeResult = AudioInfo | AudioProbeError
+
+
+def probe_chunk(paths: list[str], confine_to: str | None = None) -> list[ProbeResult]:
+    """Probe ``paths`` in order; a failure is returned as its :class:`AudioProbeError`, not raised."""
+    dir_cache: dict[str, str] = {}
+    out: list[ProbeResult] = []
+    for p in paths:
+        try:
+            out.append(probe_audio(p, confine_to, dir_cache))
+        except AudioProbeError as err:
+            out.append(err)
+    return out
+
+
+# --- scan settings --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ScanSettings:
+    """How corpus scans run: probing processes, progress, and the manifest's container."""
+
+    workers: int = 1  # processes probing headers (1 = in this process)
+    progress: Callable[[int, int], None] | None = None  # called with (probed, requested so far)
+    tqdm: bool = False  # a progress bar on the terminal
+    chunk_files: int = 1024  # files per task sent to a worker (see HeaderProber)
+    arrow: bool = False  # readers return the manifest as a pyarrow Table (no pandas copy)
+
+
+_SCAN = contextvars.ContextVar("ser_scan_settings", default=ScanSettings(
+    workers=int(os.environ.get("SER_SCAN_WORKERS", "1"))))
+
+
+@contextlib.contextmanager
+def scan_settings(**kw: Any):
+    """Temporarily change :class:`ScanSettings` (e.g. ``with scan_settings(workers=4): read(...)``)."""
+    token = _SCAN.set(dataclasses.replace(_SCAN.get(), **kw))
+    try:
+        yield _SCAN.get()
+    finally:
+        _SCAN.reset(token)
+
+
+def current_scan_settings() -> ScanSettings:
+    """The :class:`ScanSettings` in effect."""
+    return _SCAN.get()
+
+
+#: below this many files a pool's start-up costs more than it saves
+MIN_FILES_FOR_WORKERS = 64
+#: seconds between two progress reports
+PROGRESS_EVERY_S = 2.0
+
+
+class HeaderProber:
+    """Probes files as a reader finds them, in chunks; results kept by key.
+
+    ``workers = N`` means N processes probe: this one and a pool of N - 1. While the reader is
+    still parsing labels, full chunks go to the pool (a window of two per pool process, so work
+    stays here to be shared later). ``wait`` then probes chunks in this process too, topping up
+    the pool as it goes, so N cores stay busy without an extra process competing for one of them.
+    With ``workers == 1`` (or fewer than 64 files) everything is probed here.
+    """
+
+    def __init__(self, confine_to: str | None = None, settings: ScanSettings | None = None):
+        self.settings = settings or current_scan_settings()
+        self._confine = confine_to
+        self._size = max(self.settings.chunk_files, 1)
+        self._chunks: collections.deque[list[tuple[str, str]]] = collections.deque()  # full, not sent
+        self._open: list[tuple[str, str]] = []  # (key, path) of the chunk being filled
+        self._rest: collections.deque[tuple[str, str]] = collections.deque()  # left when wait() starts
+        self._inflight: collections.deque[tuple[list[str], cf.Future]] = collections.deque()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._requested = 0
+        self._last_report = time.monotonic()
+        self._bar = None
+        self.results: dict[str, ProbeResult] = {}
+
+    def __len__(self) -> int:
+        return self._requested
+
+    @property
+    def _pool_workers(self) -> int:
+        return self.settings.workers - 1
+
+    def request(self, key: str, path: str) -> None:
+        """Queue ``path`` under ``key`` (each key once)."""
+        self._open.append((key, path))
+        self._requested += 1
+        # chunk sizes double from 64 up to chunk_files, so the pool starts early in the scan
+        if len(self._open) >= min(self._size, max(MIN_FILES_FOR_WORKERS, self._requested - len(self._open))):
+            self._chunks.append(self._open)
+            self._open = []
+            if self._pool_workers > 0 and self._requested >= MIN_FILES_FOR_WORKERS:
+                self._harvest(block=False)
+                self._top_up()
+
+    def wait(self, on_chunk: Callable[[], None] | None = None) -> dict[str, ProbeResult]:
+        """Probe everything still queued; return all results (key -> AudioInfo or error).
+
+        ``on_chunk`` is called after each chunk's results are stored (the table builder turns
+        them into rows while later chunks are still being probed).
+        """
+        if self._open:
+            self._chunks.append(self._open)
+            self._open = []
+        parallel = self._pool_workers > 0 and self._requested >= MIN_FILES_FOR_WORKERS
+        # Guided scheduling from here on: pieces shrink with the work left (down to 64 files),
+        # so all processes run out of work at about the same time.
+        self._rest = collections.deque(item for part in self._chunks for item in part)
+        self._chunks.clear()
+        try:
+            while self._rest or self._inflight:
+                got = 0
+                if parallel:  # feed the pool first, then do a piece here, then build rows
+                    got = self._harvest(block=False)
+                    self._top_up()
+                if self._rest:  # this process is a worker too
+                    part = self._next_piece()
+                    self._store([k for k, _ in part], probe_chunk([p for _, p in part], self._confine))
+                    got += 1
+                elif self._inflight:
+                    got += self._harvest(block=True, limit=1)
+                if got and on_chunk is not None:
+                    on_chunk()
+            self._report(force=True)
+        finally:
+            self.close()
+        return self.results
+
+    def close(self) -> None:
+        """Stop the worker processes and the progress bar (idempotent)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __del__(self):  # a reader that raised mid-scan must not leave workers behind
+        with contextlib.suppress(Exception):
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- internals --
+
+    def _top_up(self) -> None:
+        """Keep two chunks per pool process in flight: one running, one ready to start."""
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(self._pool_workers)
+        while (self._chunks or self._rest) and len(self._inflight) < 2 * self._pool_workers:
+            part = self._chunks.popleft() if self._chunks else self._next_piece()
+            fut = self._pool.submit(probe_chunk, [p for _, p in part], self._confine)
+            self._inflight.append(([k for k, _ in part], fut))
+
+    def _next_piece(self) -> list[tuple[str, str]]:
+        """Take the next piece of the remaining files: remaining / (2·workers), 64 .. chunk_files."""
+        n = min(self._size, max(MIN_FILES_FOR_WORKERS, len(self._rest) // (2 * max(self.settings.workers, 1))))
+        return [self._rest.popleft() for _ in range(min(n, len(self._rest)))]
+
+    def _harvest(self, block: bool, limit: int | None = None) -> int:
+        """Store the results of finished pool chunks, oldest first; returns how many."""
+        n = 0
+        while self._inflight and (block or self._inflight[0][1].done()) and (limit is None or n < limit):
+            keys, fut = self._inflight.popleft()
+            self._store(keys, fut.result())
+            n += 1
+        return n
+
+    def _store(self, keys: list[str], results: list[ProbeResult]) -> None:
+        self.results.update(zip(keys, results, strict=True))
+        if self._bar is None and self.settings.tqdm:
+            from tqdm import tqdm
+
+            self._bar = tqdm(unit="file", desc="probing audio", leave=False)
+        if self._bar is not None:
+            self._bar.total = self._requested
+            self._bar.update(len(keys))
+        self._report()
+
+    def _report(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.settings.progress is not None and (force or now - self._last_report >= PROGRESS_EVERY_S):
+            self._last_report = now
+            self.settings.progress(len(self.results), self._requested)

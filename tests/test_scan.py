@@ -1,0 +1,94 @@
+"""Corpus scans: probing pipelined across processes gives the sequential scan's tables, exactly."""
+
+import gc
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import soundfile as sf
+
+from ser_pipeline.corpora import get_spec, read_corpus, read_corpus_arrow
+from ser_pipeline.corpora.base import manifest_schema, scan_settings
+from ser_pipeline.corpora.probe import HeaderProber
+from ser_pipeline.defs.io import write_parquet
+from ser_pipeline.synth import synth_corpus
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory):
+    """A user manifest of 300 rows over 290 files with every kind of reject mixed in."""
+    root = tmp_path_factory.mktemp("scan") / "mine"
+    (root / "a").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(290):
+        sr = (16000, 22050, 44100)[k % 3]
+        sf.write(root / "a" / f"u{k:03d}.wav", (0.1 * rng.standard_normal(sr // 10 * (1 + k % 4))).astype(np.float32),
+                 sr, subtype="PCM_16")
+        rows.append((f"a/u{k:03d}.wav", ("happy", "sad", "angry", "neutral")[k % 4]))
+    (root / "a" / "u007.wav").write_text("not audio")  # unreadable
+    rows += [("a/u010.wav", "sad"),  # duplicate id: the first row wins
+             ("a/missing.wav", "happy"),  # no such file
+             ("a/u011.wav", "bogus"),  # unknown label (before probing)
+             ("../outside.wav", "happy"),  # escapes the root
+             ("a/u012.wav", "happy"), ("a/u012.wav", "angry")]  # second duplicate
+    rows += [(f"a/u{k:03d}.wav", "happy") for k in range(280, 284)]  # more duplicates, at the end
+    pd.DataFrame({"path": [p for p, _ in rows], "label": [lab for _, lab in rows], "speaker": "s",
+                  "language": "en"}).to_csv(root / "manifest.csv", index=False)
+    return root
+
+
+def test_pipelined_parallel_scan_equals_sequential(many_files):
+    with scan_settings(workers=1):
+        m1, r1 = read_corpus("manifest", many_files)
+    assert len(m1) == 289 and r1.reason.value_counts().to_dict() == {
+        "duplicate_id": 7, "unreadable_audio": 1, "audio_missing": 1, "unknown_label": 1, "outside_root": 1}
+    assert m1.utterance_id.is_monotonic_increasing and m1.utterance_id.is_unique
+    for workers, chunk in ((2, 16), (3, 7), (2, 4096)):  # many pipelined chunks, odd sizes, one chunk
+        reports = []
+        with scan_settings(workers=workers, chunk_files=chunk, progress=lambda d, t: reports.append((d, t))):
+            m, r = read_corpus("manifest", many_files)
+        pd.testing.assert_frame_equal(m, m1)
+        pd.testing.assert_frame_equal(r, r1)
+        assert reports[-1] == (290 + 1, 290 + 1)  # every distinct file probed once (missing.wav too)
+
+
+def test_duplicate_keeps_the_first_row_added(many_files):
+    m, r = read_corpus("manifest", many_files)
+    row = m.set_index("utterance_id").loc["manifest/a/u012"]
+    assert row.source_label == "happy"  # u012's own row, not the two later ones
+    assert m.set_index("utterance_id").loc["manifest/a/u281"].source_label == "sad"  # not the later "happy"
+
+
+def test_prober_returns_every_request_once(many_files):
+    paths = sorted(str(p) for p in (many_files / "a").glob("*.wav"))
+    with scan_settings(workers=2, chunk_files=8) as settings:
+        prober = HeaderProber(None, settings)
+        for p in paths:
+            prober.request(p, p)
+        results = prober.wait()
+    assert sorted(results) == paths
+    assert results[str(many_files / "a" / "u007.wav")].reason == "unreadable_audio"
+    assert results[paths[0]].sample_rate == 16000
+
+
+@pytest.mark.parametrize("name", ["iemocap", "msp_podcast", "manifest"])
+def test_arrow_manifest_round_trips_through_parquet_as_the_dataframe(name, tmp_path):
+    """The asset stores the Arrow table; loading it gives read_corpus's DataFrame, dtypes included."""
+    root = tmp_path / name
+    synth_corpus(name, root, speakers=2, per_class=1)
+    table, rejects = read_corpus_arrow(name, root)
+    df, rejects_df = read_corpus(name, root)
+    assert isinstance(table, pa.Table) and table.schema.equals(manifest_schema(get_spec(name).extra_columns))
+    write_parquet(table, tmp_path / "m.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "m.parquet"), df)
+    pd.testing.assert_frame_equal(rejects, rejects_df)
+
+
+def test_gc_is_back_on_after_a_scan_that_fails(tmp_path):
+    (tmp_path / "manifest.csv").write_text("path,speaker,language\n")  # no label column: ValueError
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="label"):
+        read_corpus("manifest", tmp_path)
+    assert gc.isenabled()
