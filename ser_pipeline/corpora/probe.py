@@ -229,6 +229,9 @@ class HeaderProber:
             if self._pool_workers > 0 and self._requested >= MIN_FILES_FOR_WORKERS:
                 self._harvest(block=False)
                 self._top_up()
+            elif self._pool_workers <= 0:  # probe here and now: rows get built, the queue stays short
+                part = self._chunks.popleft()
+                self._store([k for k, _ in part], probe_chunk([p for _, p in part], self._confine))
 
     def wait(self, on_chunk: Callable[[], None] | None = None) -> dict[str, ProbeResult]:
         """Probe everything still queued; return all results (key -> AudioInfo or error).
