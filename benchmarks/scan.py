@@ -1,16 +1,23 @@
-"""Corpus scan speed: files per second with 1 vs N header-probe worker processes.
+"""Corpus scan speed: files per second with 1 vs N probing processes, and memory per file.
 
-Baseline: the same reader with one worker (sequential probing in-process), measured in this run.
-The corpus is a user manifest of >= 20,000 short WAVs at mixed rates (written once, then copied,
-so generating it takes seconds).
+Baseline: the same reader with one process (probing in-process, sequential), measured in this run,
+interleaved with the N-process runs (best of ``--repeats`` each). Also printed, as the ceiling
+the machine allows: header probing alone (no label parsing) split over N processes. The corpus is
+a user manifest of >= 20,000 short WAVs at mixed rates (written once, then copied, so generating
+it takes seconds). ``--memory`` adds the growth of peak RSS per file (a scan of all files minus a
+scan of half of them, each in a fresh process).
 
-    python benchmarks/scan.py --files 20000 --workers 2
+    python benchmarks/scan.py --files 20000 --workers 2 [--memory]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,10 +27,12 @@ import soundfile as sf
 
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.corpora.base import scan_settings
+from ser_pipeline.corpora.probe import probe_chunk
 
 
 def make_corpus(root: Path, n_files: int) -> None:
-    """``n_files`` WAVs under ``audio/<speaker>/`` plus ``manifest.csv`` (labels cycle)."""
+    """``n_files`` WAVs under ``audio/<speaker>/`` plus ``manifest.csv`` (labels cycle) and
+    ``half.csv`` (every second row)."""
     seeds = []
     for i, sr in enumerate((16000, 22050, 44100, 48000)):
         p = root / f"seed{i}.wav"
@@ -38,6 +47,7 @@ def make_corpus(root: Path, n_files: int) -> None:
         shutil.copyfile(seeds[k % 4], root / rel)
         lines.append(f"{rel},{labels[k % 8]},spk{k % 100:03d},en")
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    (root / "half.csv").write_text("\n".join(lines[:1] + lines[1::2]) + "\n")
 
 
 def timed_scan(root: Path, workers: int) -> tuple[float, int]:
@@ -47,22 +57,73 @@ def timed_scan(root: Path, workers: int) -> tuple[float, int]:
     return time.perf_counter() - t, len(manifest) + len(rejects)
 
 
+def probe_only(paths: list[str], workers: int) -> float:
+    """Seconds to probe ``paths`` split evenly over ``workers`` processes (no parsing, no rows)."""
+    if workers == 1:
+        t = time.perf_counter()
+        probe_chunk(paths)
+        return time.perf_counter() - t
+    with mp.get_context("fork").Pool(workers) as pool:
+        pool.map(abs, range(workers))  # started before the clock
+        t = time.perf_counter()
+        pool.map(probe_chunk, [paths[i::workers] for i in range(workers)])
+        return time.perf_counter() - t
+
+
+_MEMORY_CHILD = """
+import sys
+from ser_pipeline.corpora import read_corpus_arrow
+
+def hwm():  # peak RSS of this process image (VmHWM resets at exec; ru_maxrss does not)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+before = hwm()
+read_corpus_arrow("manifest", sys.argv[1], manifest_file=sys.argv[2])
+print(hwm() - before)
+"""
+
+
+def peak_growth(root: Path, manifest: str) -> int:
+    """Peak RSS growth in bytes of one Arrow scan (the asset's path) in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(root), manifest], check=True,
+                         capture_output=True, text=True, env={**os.environ, "SER_SCAN_WORKERS": "1"})
+    return int(out.stdout.strip())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=20000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--memory", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_corpus(root, args.files)
         timed_scan(root, 1)  # warm the page cache so both arms read from memory
-        one = min(timed_scan(root, 1)[0] for _ in range(args.repeats))
-        many = min(timed_scan(root, args.workers)[0] for _ in range(args.repeats))
-    print(f"corpus scan, {args.files} files (header probes + manifest parsing)")
-    print(f"  baseline 1 worker : {one:7.2f} s  {args.files / one:9.0f} files/s")
-    print(f"  ours {args.workers} workers   : {many:7.2f} s  {args.files / many:9.0f} files/s")
-    print(f"  speed-up: {one / many:.2f}x")
+        one, many = [], []
+        for _ in range(args.repeats):
+            one.append(timed_scan(root, 1)[0])
+            many.append(timed_scan(root, args.workers)[0])
+        one_s, many_s = min(one), min(many)
+        paths = sorted(str(p) for p in root.glob("audio/*/*.wav"))
+        p1 = min(probe_only(paths, 1) for _ in range(2))
+        pn = min(probe_only(paths, args.workers) for _ in range(2))
+        mem = None
+        if args.memory:
+            full, half = peak_growth(root, "manifest.csv"), peak_growth(root, "half.csv")
+            mem = (full - half) / (args.files - args.files // 2)
+            print(f"  (peak growth: all files {full / 1e6:.1f} MB, half {half / 1e6:.1f} MB)")
+    print(f"corpus scan, {args.files} files (header probes + manifest parsing + table)")
+    print(f"  baseline 1 process  : {one_s:7.2f} s  {args.files / one_s:9.0f} files/s")
+    print(f"  ours {args.workers} processes   : {many_s:7.2f} s  {args.files / many_s:9.0f} files/s")
+    print(f"  speed-up: {one_s / many_s:.2f}x")
+    print(f"  ceiling, header probing alone: 1 process {p1:.2f} s, {args.workers} processes {pn:.2f} s "
+          f"= {p1 / pn:.2f}x")
+    if mem is not None:
+        print(f"  memory: peak RSS grows {mem:.0f} bytes per file (Arrow scan, 1 process)")
 
 
 if __name__ == "__main__":
