@@ -4,7 +4,8 @@ Arms, measured in this run on the same generated 48 kHz corpus (RAVDESS layout):
   * baseline: clips decoded from the original 48 kHz files and resampled (soxr HQ) per clip;
   * ours: clips read from the audio cache (16 kHz int16 shards, memory-mapped);
 each through PackedWindowStream (Algorithm 1 packing, waveform augmentation p = 0.2 each, window
-assembly), with 1..N DataLoader workers. Log-mel runs on the training device and is not counted.
+assembly), with 1..N persistent DataLoader workers (the training loader, ``window_loader``) over
+several epochs. Log-mel runs on the training device and is not counted.
 
     python benchmarks/input_pipeline.py --workers 1 2 --clips-per-class 4
 """
@@ -17,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ser_pipeline.audio.augment import AugmentConfig, WaveformAugmenter
 from ser_pipeline.audio.cache import AudioCache, build_corpus_cache
@@ -25,7 +25,7 @@ from ser_pipeline.corpora import read_corpus
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from ser_pipeline.synth import synth_corpus
 from ser_pipeline.training.data import ClipDataset
-from ser_pipeline.training.packed_data import PackedWindowStream
+from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
 
 
 def throughput(table, wave_fn, workers: int, epochs: int) -> float:
@@ -33,8 +33,7 @@ def throughput(table, wave_fn, workers: int, epochs: int) -> float:
     soft = table[[c for c in table.columns if c.startswith("soft_")]].to_numpy()
     stream = PackedWindowStream(table["duration_s"].to_numpy(), soft, np.zeros(len(table)), wave_fn,
                                 batch_size=4, window_s=30.0, augmenter=WaveformAugmenter(AugmentConfig()))
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers,
-                                         persistent_workers=False)
+    loader = window_loader(stream, num_workers=workers, persistent_workers=True)  # as in training
     audio_s = 0.0
     t = time.perf_counter()
     for epoch in range(epochs):

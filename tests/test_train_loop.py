@@ -67,3 +67,11 @@ def test_released_state_dict_loads(tmp_path):
     torch.save({"head.weight": torch.zeros(8, 16)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="missing"):
         build_model(tiny_config(model={**cfg.to_dict()["model"], "released_checkpoint": str(tmp_path / "bad.pt")}))
+
+
+def test_persistent_workers_train_the_same_weights_as_in_process(tmp_path):
+    """Three epochs through 2 persistent DataLoader workers = the same run with no workers."""
+    ref = _run(tiny_config(epochs=3), tmp_path / "w0")
+    got = _run(tiny_config(epochs=3, num_workers=2, persistent_workers=True, prefetch_factor=2), tmp_path / "w2")
+    assert got.steps == ref.steps
+    assert _same(got.model, ref.model)

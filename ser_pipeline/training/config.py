@@ -64,6 +64,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     num_workers: int = 0  # DataLoader workers (decode + augmentation + packing)
     prefetch_factor: int = 4  # batches each worker prepares ahead
+    persistent_workers: bool = True  # keep DataLoader workers alive across epochs
     log_every: int = 10  # optimizer steps between loss/lr reports
 
     def to_dict(self) -> dict[str, Any]:

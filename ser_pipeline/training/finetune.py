@@ -32,7 +32,7 @@ from ser_pipeline.training.data import ClipDataset, collate_clips
 from ser_pipeline.training.loop import load_exported, resolve_device, seed_everything
 from ser_pipeline.training.losses import span_mean_logits
 from ser_pipeline.training.model import EmotionModel, valid_frames
-from ser_pipeline.training.packed_data import PackedWindowStream
+from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
 from ser_pipeline.training.schedule import one_cycle_cosine
 
 
@@ -113,7 +113,9 @@ def finetune_regression(export_dir: str | Path, train_table: pd.DataFrame, devel
                                 batch_size=cfg.batch_size, window_s=window_s, fill=cfg.fill,
                                 augmenter=WaveformAugmenter(aug) if aug.enabled else None, seed=cfg.seed)
     counts = [len(stream.batches(e)) for e in range(cfg.epochs)]
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.num_workers)
+    loader = window_loader(stream, num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
+                           persistent_workers=cfg.persistent_workers, pin_memory=device.type == "cuda",
+                           seed=cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = one_cycle_cosine(opt, cfg.lr, max(1, sum(counts)), pct_start=cfg.pct_start)

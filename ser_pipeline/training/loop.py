@@ -35,7 +35,7 @@ from ser_pipeline.training.data import ClipDataset
 from ser_pipeline.training.losses import domain_loss_from_frame_logits, emotion_loss
 from ser_pipeline.training.model import (EmotionModel, TrainingModel, build_encoder, enable_gradient_checkpointing,
                                          load_released, should_freeze)
-from ser_pipeline.training.packed_data import PackedWindowStream, mix_seed
+from ser_pipeline.training.packed_data import PackedWindowStream, mix_seed, window_loader
 from ser_pipeline.training.schedule import AccumulationSchedule, one_cycle_cosine
 
 EXPORT_WEIGHTS = "model.safetensors"
@@ -169,12 +169,9 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     if dist.world > 1:  # every rank must run the same number of micro-batches
         torch.distributed.all_reduce(counts, op=torch.distributed.ReduceOp.MIN)
     counts = counts.tolist()
-    # Workers decode (cache or files), augment and pack; pinned memory + prefetch feed the GPU.
-    # Not persistent: the stream's epoch/position is set in this process before each epoch.
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=cfg.num_workers,
-                                         generator=torch.Generator().manual_seed(cfg.seed),
-                                         persistent_workers=False, pin_memory=device.type == "cuda",
-                                         prefetch_factor=cfg.prefetch_factor if cfg.num_workers > 0 else None)
+    loader = window_loader(stream, num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
+                           persistent_workers=cfg.persistent_workers, pin_memory=device.type == "cuda",
+                           seed=cfg.seed)
     spec_cfg = SpecAugmentConfig(**cfg.specaugment)
 
     # --- model, optimizer, schedules

@@ -78,7 +78,23 @@ class PackedWindowStream(torch.utils.data.IterableDataset):
         self.seed, self.rank, self.world = seed, rank, world
         # this rank's shard: every world-th clip of the duration-sorted order
         self.shard = np.argsort(self.durations, kind="stable")[rank::world]
-        self.epoch, self.start_batch, self.limit = 0, 0, None
+        # (epoch, start_batch, limit or -1) in shared memory: persistent DataLoader workers hold
+        # copies of this object made once, and read where to go from here at each epoch.
+        self._position = torch.zeros(3, dtype=torch.int64).share_memory_()
+        self.set_epoch(0)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._position[0])
+
+    @property
+    def start_batch(self) -> int:
+        return int(self._position[1])
+
+    @property
+    def limit(self) -> int | None:
+        lim = int(self._position[2])
+        return None if lim < 0 else lim
 
     def batches(self, epoch: int) -> list[list[list[int]]]:
         """The epoch's micro-batches: lists of windows, each a list of table rows."""
@@ -88,8 +104,12 @@ class PackedWindowStream(torch.utils.data.IterableDataset):
         return [windows[i: i + self.batch_size] for i in range(0, len(windows), self.batch_size)]
 
     def set_epoch(self, epoch: int, start_batch: int = 0, limit: int | None = None) -> None:
-        """Yield batches ``[start_batch, limit)`` of ``epoch`` next (limit: the ranks' common count)."""
-        self.epoch, self.start_batch, self.limit = epoch, start_batch, limit
+        """Yield batches ``[start_batch, limit)`` of ``epoch`` next (limit: the ranks' common count).
+
+        Call before iterating the DataLoader for that epoch; its workers, persistent or not, see
+        the new position when the iteration starts.
+        """
+        self._position.copy_(torch.tensor([epoch, start_batch, -1 if limit is None else limit]))
 
     def window(self, rows: list[int], epoch: int, index: int):
         """Load, augment (per clip, before packing) and assemble one window."""
@@ -106,10 +126,26 @@ class PackedWindowStream(torch.utils.data.IterableDataset):
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
-        batches = self.batches(self.epoch)
-        stop = len(batches) if self.limit is None else min(self.limit, len(batches))
-        for b in range(self.start_batch, stop):
-            if (b - self.start_batch) % nw != wid:
+        epoch, start, limit = self.epoch, self.start_batch, self.limit
+        batches = self.batches(epoch)
+        stop = len(batches) if limit is None else min(limit, len(batches))
+        for b in range(start, stop):
+            if (b - start) % nw != wid:
                 continue
-            windows = [self.window(rows, self.epoch, b * self.batch_size + k) for k, rows in enumerate(batches[b])]
+            windows = [self.window(rows, epoch, b * self.batch_size + k) for k, rows in enumerate(batches[b])]
             yield collate_windows(windows)
+
+
+def window_loader(stream: PackedWindowStream, *, num_workers: int, prefetch_factor: int = 4,
+                  persistent_workers: bool = True, pin_memory: bool = False,
+                  seed: int = 0) -> torch.utils.data.DataLoader:
+    """The DataLoader over ``stream``: its workers decode (cache or files), augment and pack.
+
+    Batches come pre-collated from the stream (``batch_size=None``). Workers stay alive across
+    epochs when ``persistent_workers`` (they read each epoch's position from the stream's shared
+    state); ``pin_memory`` for a CUDA device; each worker keeps ``prefetch_factor`` batches ready.
+    """
+    return torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=num_workers, generator=torch.Generator().manual_seed(seed),
+        persistent_workers=num_workers > 0 and persistent_workers, pin_memory=pin_memory,
+        prefetch_factor=prefetch_factor if num_workers > 0 else None)
