@@ -8,7 +8,7 @@ export PYTHONPATH=$PWD
   echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; $(lscpu | sed -n 's/^Model name: *//p')"
   $PY benchmarks/packing.py
   $PY benchmarks/input_pipeline.py --workers 1 2
-  $PY benchmarks/scan.py --files 20000 --workers 2
+  $PY benchmarks/scan.py --files 20000 --workers 2 --memory
   $PY benchmarks/logmel.py --batch 16
   $PY benchmarks/inference.py --sizes tiny base medium --batch 4 --repeats 1
   $PY benchmarks/train_step.py --size tiny --batch 2 --steps 5

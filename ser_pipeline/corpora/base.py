@@ -199,7 +199,7 @@ class TableBuilder:
     def add(
         self,
         path: Path | str,
-        scores: np.ndarray,
+        scores: np.ndarray | list[float],
         *,
         speaker: str | None,
         language: str,
@@ -229,7 +229,7 @@ class TableBuilder:
         path = str(path)
         rel = self.rel(path)
         self._claimed.add(rel)
-        values = np.asarray(scores, dtype=np.float64).ravel().tolist()
+        values = scores if type(scores) is list else np.asarray(scores, dtype=np.float64).ravel().tolist()
         # Plain-Python checks (numpy reductions on 8 numbers cost more than the rest of the row).
         # The scores are >= 0, so their sum is finite exactly when none is NaN or inf.
         if len(values) != N_CLASSES or not math.isfinite(sum(values)) or min(values) < 0.0:

@@ -109,14 +109,14 @@ def read(root: Path, manifest_file: str | None = None,
     root_s = str(root)
     n = len(df)
 
-    def column(name: str) -> list:  # column lists, not per-row dicts: the loop below is the scan's serial part
-        return df[name].tolist() if name in df.columns else [""] * n
+    def column(name: str, default: object = "") -> list:  # lists, not per-row dicts: this loop is the scan's serial part
+        return df[name].tolist() if name in df.columns else [default] * n
 
     score_cols = list(zip(*(column(c) for c in CLASSES), strict=True)) if has_scores else [()] * n
     label_scores: dict[str, list[float] | None] = {}  # label text -> score vector (looked up once)
     for rel, label, speaker, language, gender, split, start_v, end_v, raw in zip(
             column("path"), column("label"), column("speaker"), column("language"), column("gender"),
-            column("split"), column("start_s"), column("end_s"), score_cols, strict=True):
+            column("split"), column("start_s", None), column("end_s", None), score_cols, strict=True):
         rel = str(rel).strip()
         if not _lexically_inside(rel):
             b.reject(rel, Reason.OUTSIDE_ROOT, f"path {rel!r} escapes the corpus root {root}")
