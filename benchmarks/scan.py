@@ -111,11 +111,10 @@ def main() -> None:
         paths = sorted(str(p) for p in root.glob("audio/*/*.wav"))
         p1 = min(probe_only(paths, 1) for _ in range(2))
         pn = min(probe_only(paths, args.workers) for _ in range(2))
-        mem = None
+        mem = full = half = None
         if args.memory:
             full, half = peak_growth(root, "manifest.csv"), peak_growth(root, "half.csv")
             mem = (full - half) / (args.files - args.files // 2)
-            print(f"  (peak growth: all files {full / 1e6:.1f} MB, half {half / 1e6:.1f} MB)")
     print(f"corpus scan, {args.files} files (header probes + manifest parsing + table)")
     print(f"  baseline 1 process  : {one_s:7.2f} s  {args.files / one_s:9.0f} files/s")
     print(f"  ours {args.workers} processes   : {many_s:7.2f} s  {args.files / many_s:9.0f} files/s")
@@ -123,7 +122,8 @@ def main() -> None:
     print(f"  ceiling, header probing alone: 1 process {p1:.2f} s, {args.workers} processes {pn:.2f} s "
           f"= {p1 / pn:.2f}x")
     if mem is not None:
-        print(f"  memory: peak RSS grows {mem:.0f} bytes per file (Arrow scan, 1 process)")
+        print(f"  memory: peak RSS grows {mem:.0f} bytes per file (Arrow scan, 1 process; "
+              f"all files {full / 1e6:.1f} MB, half {half / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
