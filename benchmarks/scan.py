@@ -71,8 +71,8 @@ def probe_only(paths: list[str], workers: int) -> float:
 
 
 _MEMORY_CHILD = """
-import sys
-from ser_pipeline.corpora import read_corpus_arrow
+import sys, tempfile
+from ser_pipeline.corpora import read_corpus_to_parquet
 
 def hwm():  # peak RSS of this process image (VmHWM resets at exec; ru_maxrss does not)
     for line in open("/proc/self/status"):
@@ -80,13 +80,14 @@ def hwm():  # peak RSS of this process image (VmHWM resets at exec; ru_maxrss do
             return int(line.split()[1]) * 1024
 
 before = hwm()
-read_corpus_arrow("manifest", sys.argv[1], manifest_file=sys.argv[2])
+with tempfile.TemporaryDirectory() as out:
+    read_corpus_to_parquet("manifest", sys.argv[1], out + "/m.parquet", manifest_file=sys.argv[2])
 print(hwm() - before)
 """
 
 
 def peak_growth(root: Path, manifest: str) -> int:
-    """Peak RSS growth in bytes of one Arrow scan (the asset's path) in a fresh process."""
+    """Peak RSS growth in bytes of one scan streamed to Parquet (the asset's path), fresh process."""
     out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(root), manifest], check=True,
                          capture_output=True, text=True, env={**os.environ, "SER_SCAN_WORKERS": "1"})
     return int(out.stdout.strip())
@@ -122,7 +123,7 @@ def main() -> None:
     print(f"  ceiling, header probing alone: 1 process {p1:.2f} s, {args.workers} processes {pn:.2f} s "
           f"= {p1 / pn:.2f}x")
     if mem is not None:
-        print(f"  memory: peak RSS grows {mem:.0f} bytes per file (Arrow scan, 1 process; "
+        print(f"  memory: peak RSS grows {mem:.0f} bytes per file (streamed to Parquet, 1 process; "
               f"all files {full / 1e6:.1f} MB, half {half / 1e6:.1f} MB)")
 
 

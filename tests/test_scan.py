@@ -44,7 +44,9 @@ def test_pipelined_parallel_scan_equals_sequential(many_files):
         m1, r1 = read_corpus("manifest", many_files)
     assert len(m1) == 289 and r1.reason.value_counts().to_dict() == {
         "duplicate_id": 7, "unreadable_audio": 1, "audio_missing": 1, "unknown_label": 1, "outside_root": 1}
-    assert m1.utterance_id.is_monotonic_increasing and m1.utterance_id.is_unique
+    manifest_order = list(dict.fromkeys(pd.read_csv(many_files / "manifest.csv").path))
+    assert m1.path.tolist() == [p for p in manifest_order if p in set(m1.path)]  # the reader's order
+    assert m1.utterance_id.is_unique
     for workers, chunk in ((2, 16), (3, 7), (2, 4096)):  # many pipelined chunks, odd sizes, one chunk
         reports = []
         with scan_settings(workers=workers, chunk_files=chunk, progress=lambda d, t: reports.append((d, t))):
@@ -92,3 +94,34 @@ def test_gc_is_back_on_after_a_scan_that_fails(tmp_path):
     with pytest.raises(ValueError, match="label"):
         read_corpus("manifest", tmp_path)
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_streamed_to_parquet_equals_the_dataframe(many_files, tmp_path, workers):
+    """Rows streamed row group by row group load back as read_corpus's DataFrame, with its totals."""
+    import pyarrow.parquet as pq
+
+    from ser_pipeline.corpora import read_corpus_to_parquet
+    from ser_pipeline.corpora.base import ROW_GROUP_ROWS
+
+    df, rejects_df = read_corpus("manifest", many_files)
+    with scan_settings(workers=workers, chunk_files=16):
+        stats, rejects = read_corpus_to_parquet("manifest", many_files, tmp_path / "out" / "m.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "m.parquet"), df)
+    pd.testing.assert_frame_equal(rejects, rejects_df)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m.parquet"]  # no temporary left
+    assert pq.ParquetFile(tmp_path / "out" / "m.parquet").metadata.num_row_groups == -(-len(df) // ROW_GROUP_ROWS)
+    assert stats.rows == len(df) and stats.seconds == pytest.approx(df.duration_s.sum())
+    assert stats.speakers == set(df.speaker) and stats.sample_rates == set(df.sample_rate)
+    hard = df[["happiness", "sadness", "anger", "neutral"]].to_numpy().argmax(1)
+    assert stats.class_histogram()["sadness"] == int((hard == 1).sum())
+
+
+def test_failed_streamed_scan_leaves_no_file(tmp_path):
+    from ser_pipeline.corpora import read_corpus_to_parquet
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "manifest.csv").write_text("path,speaker,language\n")
+    with pytest.raises(ValueError):
+        read_corpus_to_parquet("manifest", tmp_path / "c", tmp_path / "out" / "m.parquet")
+    assert list((tmp_path / "out").iterdir()) == []

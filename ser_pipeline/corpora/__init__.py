@@ -86,6 +86,33 @@ def read_corpus_arrow(name: str, root: str | Path, **options: Any) -> CorpusTabl
         return read_corpus(name, root, **options)
 
 
+def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, **options: Any):
+    """Scan corpus ``name`` straight into a Parquet file at ``path``, row group by row group.
+
+    The rows are never all in memory (see benchmarks/README.md for what per-file bookkeeping
+    remains); the file is written under a temporary name and renamed, so a failed scan leaves
+    no partial file. Returns ``(ManifestStats, rejects DataFrame)``.
+    """
+    import os
+    import tempfile
+
+    from ser_pipeline.corpora.sink import ParquetSink
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    sink = ParquetSink(tmp)
+    try:
+        with scan_settings(sink=sink):
+            _, rejects = read_corpus(name, root, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return sink.stats, rejects
+
+
 @contextlib.contextmanager
 def gc_paused():
     """Pause Python's cyclic garbage collector for the length of a scan.
@@ -105,4 +132,4 @@ def gc_paused():
 
 
 __all__ = ["REGISTRY", "CorpusNotFoundError", "CorpusSpec", "CorpusTables", "available", "get_spec",
-           "module", "read_corpus", "read_corpus_arrow"]
+           "module", "read_corpus", "read_corpus_arrow", "read_corpus_to_parquet"]

@@ -19,7 +19,6 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers import them from here)
     AudioInfo, AudioProbeError, HeaderProber, Reason, ScanSettings, current_scan_settings, probe_audio,
@@ -156,7 +155,8 @@ class TableBuilder:
     :meth:`reject_unclaimed` turns audio that no label referenced into ``label_missing`` rejects.
     Files are probed (header only) while the reader is still adding rows, in worker processes
     when :func:`scan_settings` asks for them, and rows are built as their probes come back, into
-    Arrow batches (a few hundred bytes per row, no per-row dicts).
+    Arrow batches of :data:`ROW_GROUP_ROWS` (no per-row dicts) that are kept or, with a sink,
+    written out at once.
     """
 
     def __init__(self, spec: CorpusSpec, root: Path, *, confine_to_root: bool = False):
@@ -252,21 +252,23 @@ class TableBuilder:
                 self.reject(p, Reason.LABEL_MISSING, detail)
 
     def finish(self) -> CorpusTables:
-        """Wait for the last probes, then return the typed manifest sorted by utterance id (so
-        re-reads give byte-identical Parquet) and the rejects.
+        """Wait for the last probes; return the typed manifest and the rejects.
 
-        The manifest is a DataFrame, or a pyarrow Table when the scan settings ask for Arrow
-        (:func:`ser_pipeline.corpora.read_corpus_arrow`: no pandas copy of a large corpus).
+        Rows keep the order the reader added them in (readers walk their corpus in a fixed
+        order, so re-reads give byte-identical Parquet), whether probed here or in workers. The
+        manifest is a DataFrame, a pyarrow Table under ``scan_settings(arrow=True)``, or, with a
+        sink in the scan settings, empty: its rows went to the sink as they were built.
         """
         self._prober.wait(on_chunk=self._drain)
         self._drain()
         self._flush()
-        schema = self._schema
-        table = pa.Table.from_batches(self._done, schema) if self._done else schema.empty_table()
-        self._done = []
-        # ids are unique by now, so any sort is the sort; Arrow compares UTF-8 bytes = code points
-        table = table.take(pc.sort_indices(table, [("utterance_id", "ascending")]))
         rejects = rejects_frame(self._rejects)
+        sink = self._settings.sink
+        if sink is not None:
+            sink.close(self._schema)
+            return CorpusTables(empty_manifest(self.spec.extra_columns), rejects)
+        table = pa.Table.from_batches(self._done, self._schema) if self._done else self._schema.empty_table()
+        self._done = []
         return CorpusTables(table if self._settings.arrow else to_pandas(table), rejects)
 
     def _drain(self) -> None:
@@ -306,7 +308,7 @@ class TableBuilder:
                 self._flush()
 
     def _flush(self) -> None:
-        """Built rows -> one Arrow batch (columnar: a few hundred bytes per row, no dicts)."""
+        """Built rows -> one Arrow batch (columnar, no dicts), kept or handed to the sink."""
         rows, self._rows = self._rows, []
         if not rows:
             return
@@ -317,7 +319,11 @@ class TableBuilder:
         data.update({c: scores[:, k] for k, c in enumerate(CLASSES)})
         data["intensity"] = _intensity(scores)
         data.update(zip(names[15 + N_CLASSES:], cols[15:], strict=True))
-        self._done.append(pa.RecordBatch.from_pydict(data, schema=self._schema))
+        batch = pa.RecordBatch.from_pydict(data, schema=self._schema)
+        if self._settings.sink is not None:
+            self._settings.sink.write_batch(batch)  # streamed: the scan keeps no rows
+        else:
+            self._done.append(batch)
 
 
 #: Arrow -> pandas nullable dtypes, so an int column with nulls (n_raters) stays an integer
@@ -329,6 +335,15 @@ _NULLABLE = {pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(), pa.int64(
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """``table.to_pandas()`` with nullable integer/boolean dtypes."""
     return table.to_pandas(types_mapper=_NULLABLE.get)
+
+
+def schema_with_pandas_metadata(schema: pa.Schema) -> pa.Schema:
+    """``schema`` plus the pandas metadata a DataFrame of it would carry (nullable integer dtypes
+    included), so Parquet written from Arrow loads into the same DataFrame as from pandas."""
+    if schema.pandas_metadata is not None:
+        return schema
+    empty = to_pandas(schema.empty_table())
+    return schema.with_metadata(pa.Table.from_pandas(empty, schema=schema, preserve_index=False).schema.metadata)
 
 
 def empty_manifest(extra_columns: Mapping[str, pa.DataType] | None = None) -> pd.DataFrame:

@@ -153,13 +153,14 @@ def probe_chunk(paths: list[str], confine_to: str | None = None) -> list[ProbeRe
 
 @dataclasses.dataclass
 class ScanSettings:
-    """How corpus scans run: probing processes, progress, and the manifest's container."""
+    """How corpus scans run: probing processes, progress, and where the manifest goes."""
 
     workers: int = 1  # processes probing headers (1 = in this process)
     progress: Callable[[int, int], None] | None = None  # called with (probed, requested so far)
     tqdm: bool = False  # a progress bar on the terminal
     chunk_files: int = 1024  # files per task sent to a worker (see HeaderProber)
     arrow: bool = False  # readers return the manifest as a pyarrow Table (no pandas copy)
+    sink: Any = None  # a ManifestSink: rows stream into it in row groups and are not kept
 
 
 _SCAN = contextvars.ContextVar("ser_scan_settings", default=ScanSettings(
@@ -187,6 +188,8 @@ MIN_FILES_FOR_WORKERS = 64
 #: (and its pool threads wait for the GIL while it parses labels), so one queued chunk is not
 #: always enough: 3 measured 2-4 % faster than 2 on 20,000 files, 4 no better.
 POOL_WINDOW = 3
+#: full chunks allowed to wait for the pool before the scanning process probes one itself
+MAX_BACKLOG = 4
 #: seconds between two progress reports
 PROGRESS_EVERY_S = 2.0
 
@@ -233,7 +236,9 @@ class HeaderProber:
             if self._pool_workers > 0 and self._requested >= MIN_FILES_FOR_WORKERS:
                 self._harvest(block=False)
                 self._top_up()
-            elif self._pool_workers <= 0:  # probe here and now: rows get built, the queue stays short
+            # Probe here and now when alone, or when the pool lags this many chunks behind the
+            # reader: rows get built as the scan goes, and the queue of waiting rows stays short.
+            while len(self._chunks) > (0 if self._pool_workers <= 0 else MAX_BACKLOG):
                 part = self._chunks.popleft()
                 self._store([k for k, _ in part], probe_chunk([p for _, p in part], self._confine))
 

@@ -8,19 +8,16 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-import pyarrow as pa
 
-from ser_pipeline.corpora import available, get_spec, read_corpus_arrow
+from ser_pipeline.corpora import available, get_spec, read_corpus_to_parquet
 from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest, scan_settings
 from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
-from ser_pipeline.defs.io import write_parquet
+from ser_pipeline.defs.io import StoredParquet, write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
-from ser_pipeline.defs.summaries import table_summary
+from ser_pipeline.defs.summaries import stats_summary
 from ser_pipeline.emotions import CLASSES
 
 GROUP = "corpora"
-#: the manifest columns the UI summary needs (the rest stays in Arrow, never copied to pandas)
-SUMMARY_COLUMNS = ["duration_s", "speaker", "language", "sample_rate", *CLASSES]
 
 
 class CorpusReadConfig(dg.Config):
@@ -59,7 +56,7 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         tags={"role": spec.role},
     )
     def _corpus(context: dg.AssetExecutionContext, config: CorpusReadConfig, corpora: CorporaResource,
-                data_dir: DataDirResource) -> Any:  # a pyarrow Table, or an empty DataFrame
+                data_dir: DataDirResource) -> Any:  # a StoredParquet, or an empty DataFrame
         root = corpora.root_for(name)
         workers = config.workers or int(os.environ.get("SER_SCAN_WORKERS", os.cpu_count() or 1))
 
@@ -68,7 +65,9 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
 
         try:
             with scan_settings(workers=workers, progress=progress, tqdm=sys.stderr.isatty()):
-                manifest, rejects = read_corpus_arrow(name, root, **config.options)
+                # rows stream into a file next to the tables; the IO manager moves it into place
+                staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
+                stats, rejects = read_corpus_to_parquet(name, root, staged, **config.options)
         except CorpusNotFoundError as exc:
             # A user with only some corpora must still be able to run the pipeline: an absent
             # corpus is reported and yields an empty table (downstream assets ignore it).
@@ -81,14 +80,14 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         context.add_output_metadata({
             "status": "read",
             "root": str(root),
-            **table_summary(manifest.select(SUMMARY_COLUMNS).to_pandas()),
+            **stats_summary(stats),
             "rejects": len(rejects),
             "rejects_by_reason": dg.MetadataValue.json({str(k): int(v) for k, v in by_reason.items()}),
             "rejects_path": dg.MetadataValue.path(str(rejects_path)),
         })
         if len(rejects):
             context.log.warning(f"{name}: {len(rejects)} file(s) rejected: {by_reason}")
-        return manifest
+        return StoredParquet(staged, stats.rows)
 
     return _corpus
 

@@ -9,16 +9,17 @@ leaves the previous file intact. dicts become ``.json``.
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ser_pipeline.corpora.base import to_pandas
+from ser_pipeline.corpora.base import schema_with_pandas_metadata
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -45,20 +46,34 @@ def write_parquet(df: pd.DataFrame | pa.Table, path: Path) -> None:
     ``pd.read_parquet`` gives the same dtypes (nullable integers stay integers) either way.
     """
     if isinstance(df, pa.Table):
-        table = df
-        if table.schema.pandas_metadata is None:
-            empty = to_pandas(table.schema.empty_table())
-            meta = pa.Table.from_pandas(empty, schema=table.schema, preserve_index=False).schema.metadata
-            table = table.replace_schema_metadata(meta)
+        table = df.replace_schema_metadata(schema_with_pandas_metadata(df.schema).metadata)
     else:
         table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd",
                                                         row_group_size=ROW_GROUP_ROWS))
 
 
+class StoredParquet(NamedTuple):
+    """A Parquet file an asset has already written (a scan streams its rows into it); the IO
+    manager moves it to the asset's place instead of holding the table in memory."""
+
+    path: Path
+    rows: int
+
+
+def move_into_place(src: Path, dest: Path) -> None:
+    """Rename ``src`` onto ``dest`` (atomic on one filesystem), else copy atomically and delete."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(src, dest)
+    except OSError:  # another filesystem
+        atomic_write_bytes(dest, lambda tmp: shutil.copyfile(src, tmp))
+        Path(src).unlink(missing_ok=True)
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores DataFrame and Arrow table outputs as Parquet and dict outputs as JSON under
-    ``base_dir``; inputs load as DataFrames."""
+    """Stores DataFrame and Arrow table outputs as Parquet (a :class:`StoredParquet` is moved
+    into place) and dict outputs as JSON under ``base_dir``; inputs load as DataFrames."""
 
     base_dir: str | None = None
 
@@ -71,7 +86,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
-        if isinstance(obj, pd.DataFrame | pa.Table):
+        if isinstance(obj, StoredParquet):
+            path = self._path(context, ".parquet")
+            move_into_place(Path(obj.path), path)
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "dagster/row_count": obj.rows})
+        elif isinstance(obj, pd.DataFrame | pa.Table):
             path = self._path(context, ".parquet")
             write_parquet(obj, path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path)),
@@ -82,7 +101,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
         else:
             raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}; "
-                            "expected a pandas DataFrame, a pyarrow Table or a dict")
+                            "expected a pandas DataFrame, a pyarrow Table, a StoredParquet or a dict")
 
     def load_input(self, context: dg.InputContext) -> Any:
         for suffix, load in ((".parquet", pd.read_parquet), (".json", lambda p: json.loads(Path(p).read_text()))):

@@ -33,3 +33,16 @@ def table_summary(df: pd.DataFrame, columns=CLASSES) -> dict:
         "sample_rates": ", ".join(str(s) for s in sorted(df["sample_rate"].unique())) if len(df) else "",
         "class_histogram": dg.MetadataValue.md(histogram_markdown(hist)),
     }
+
+
+def stats_summary(stats) -> dict:
+    """:func:`table_summary` from a scan's running totals
+    (:class:`ser_pipeline.corpora.sink.ManifestStats`), for a table that was never in memory."""
+    return {
+        "dagster/row_count": stats.rows,
+        "hours": round(stats.seconds / 3600, 4),
+        "speakers": len(stats.speakers),
+        "languages": ", ".join(sorted(stats.languages)),
+        "sample_rates": ", ".join(str(s) for s in sorted(stats.sample_rates)),
+        "class_histogram": dg.MetadataValue.md(histogram_markdown(stats.class_histogram())),
+    }
