@@ -47,11 +47,7 @@ def read(root: Path) -> CorpusTables:
     """Read AESDD from ``root``."""
     root = require_root(root, SPEC.name)
     b = TableBuilder(SPEC, root)
-    for path in walk_audio(root):
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED, f"file name {path.name!r} is not '<letter><utt> (<speaker>)[a|b]'")
-            continue
+    for path, m in b.named_files(walk_audio(root), _NAME, "<letter><utt> (<speaker>)[a|b]"):
         letter, _utt, spk, _take = m.groups()
         folder = FOLDERS.get(path.parent.name.lower())
         if folder is not None and folder != letter:

@@ -12,7 +12,8 @@ import collections
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -244,6 +245,18 @@ class TableBuilder:
         if len(self._queued) >= 64:
             self._drain()
         return True
+
+    def named_files(self, paths: Iterable[Path], pattern: re.Pattern[str],
+                    form: str) -> Iterator[tuple[Path, re.Match[str]]]:
+        """Yield ``(path, match)`` for each file whose stem matches ``pattern``; reject the others
+        as ``malformed_annotation`` ("file name X is not <form>"). For corpora whose labels live
+        in the file names."""
+        for path in paths:
+            m = pattern.match(path.stem)
+            if m is None:
+                self.reject(path, Reason.MALFORMED, f"file name {path.name!r} is not {form}")
+                continue
+            yield path, m
 
     def reject_unclaimed(self, audio_files: Iterable[Path], detail: str = "no label file lists this audio") -> None:
         """Reject every file of ``audio_files`` that no :meth:`add`/:meth:`reject` has handled."""

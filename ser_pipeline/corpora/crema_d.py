@@ -116,11 +116,7 @@ def read(root: Path) -> CorpusTables:
     b = TableBuilder(SPEC, root)
     gender = _read_demographics(root)
     votes = _read_voice_votes(root)
-    for path in walk_audio(root, "AudioWAV"):
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED, f"file name {path.name} is not <actor>_<sentence>_<EMO>_<LEVEL>")
-            continue
+    for path, m in b.named_files(walk_audio(root, "AudioWAV"), _NAME, "<actor>_<sentence>_<EMO>_<LEVEL>"):
         actor, _sentence, emo, _level = m.groups()
         if emo not in LABEL_MAP:
             b.reject(path, Reason.LABEL_UNKNOWN, f"emotion code {emo!r}")

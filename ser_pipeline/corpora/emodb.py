@@ -101,11 +101,7 @@ def read(root: Path, boredom: str = "sadness") -> CorpusTables:
     b = TableBuilder(SPEC, root)
     perception = _read_erkennung(root)
     audio_dir = "wav" if (root / "wav").is_dir() else "wav_corpus"
-    for path in walk_audio(root, audio_dir):
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED, f"file name {path.name} is not <spk><text><emotion><version>")
-            continue
+    for path, m in b.named_files(walk_audio(root, audio_dir), _NAME, "<spk><text><emotion><version>"):
         spk, _text, code, _ver = m.groups()
         if code not in LABEL_MAP:
             b.reject(path, Reason.LABEL_UNKNOWN, f"emotion letter {code!r}")

@@ -157,11 +157,7 @@ def read(root: Path) -> CorpusTables:
     audio = walk_audio(root)
     transcripts: dict[Path, _Transcript] = {}
     seen: set[str] = set()
-    for path in audio:
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED, f"{path.name} is not <spk>_<nnnnnn>.wav")
-            continue
+    for path, m in b.named_files(audio, _NAME, "<spk>_<nnnnnn>.wav"):
         spk = m.group(1)
         lang = language(spk)
         if lang is None:

@@ -82,12 +82,7 @@ def read(root: Path) -> CorpusTables:
     root = require_root(root, SPEC.name)
     b = TableBuilder(SPEC, root)
     audio = walk_audio(root)
-    for path in audio:
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED,
-                     f"{path.name} is not <gender><n>_<emotion>_<sentence>_<session>.wav")
-            continue
+    for path, m in b.named_files(audio, _NAME, "<gender><n>_<emotion>_<sentence>_<session>.wav"):
         gender, num, emo, _sentence, _session = m.groups()
         row = lookup_label(LABEL_MAP, emo)
         if row is None:

@@ -80,11 +80,7 @@ def read(root: Path) -> CorpusTables:
     """Read RAVDESS (speech and song) from ``root``."""
     root = require_root(root, SPEC.name)
     b = TableBuilder(SPEC, root)
-    for path in walk_audio(root):
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED, f"file name {path.name} is not 7 two-digit fields")
-            continue
+    for path, m in b.named_files(walk_audio(root), _NAME, "7 two-digit fields"):
         _mod, channel, emotion, level, _stmt, _rep, actor = m.groups()
         if emotion not in LABEL_MAP or level not in INTENSITY or channel not in MODALITY:
             b.reject(path, Reason.LABEL_UNKNOWN, f"emotion {emotion} / intensity {level} / channel {channel}")

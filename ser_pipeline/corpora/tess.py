@@ -81,11 +81,7 @@ def read(root: Path) -> CorpusTables:
     b = TableBuilder(SPEC, root)
     audio = walk_audio(root)
     seen: dict[str, str] = {}
-    for path in audio:
-        m = _NAME.match(path.stem)
-        if not m:
-            b.reject(path, Reason.MALFORMED, f"{path.name} is not <speaker>_<word>_<emotion>.wav")
-            continue
+    for path, m in b.named_files(audio, _NAME, "<speaker>_<word>_<emotion>.wav"):
         prefix, _word, emo = m.groups()
         spk = SPEAKER_ALIASES.get(prefix.upper())
         if spk is None:
