@@ -53,7 +53,10 @@ def test_pipelined_parallel_scan_equals_sequential(many_files):
             m, r = read_corpus("manifest", many_files)
         pd.testing.assert_frame_equal(m, m1)
         pd.testing.assert_frame_equal(r, r1)
-        assert reports[-1] == (290 + 1, 290 + 1)  # every distinct file probed once (missing.wav too)
+        done, total = reports[-1]
+        # every file probed (missing.wav too); a path listed again after its row was built is
+        # probed again (its result is not kept), here u010, u012 (twice) and u280-u283 at most
+        assert done == total and 290 + 1 <= total <= 290 + 1 + 7
 
 
 def test_duplicate_keeps_the_first_row_added(many_files):

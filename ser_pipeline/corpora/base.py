@@ -174,9 +174,11 @@ class TableBuilder:
         self._schema = manifest_schema(spec.extra_columns)
         self._extra_names = list(spec.extra_columns)
         self._rejects: list[dict[str, Any]] = []
-        self._claimed: set[str] = set()
-        self._requested: set[str] = set()
-        self._taken: set[str] = set()
+        # Per-file bookkeeping lives as long as the scan: dicts, not sets (a set of 20,000
+        # strings takes about 4x the memory of a dict of them). rel -> probe requested?
+        self._claimed: dict[str, bool] = {}
+        self._taken: dict[str, None] = {}  # utterance ids already in the table
+        self._waiting: dict[str, int] = {}  # rel -> queued rows that still need its probe
 
     # relative POSIX path of a file inside the root
     def rel(self, path: Path | str) -> str:
@@ -190,12 +192,12 @@ class TableBuilder:
         if reason not in Reason.ALL:
             raise ValueError(f"unknown reject reason {reason!r}; expected one of {Reason.ALL}")
         rel = self.rel(path)
-        self._claimed.add(rel)
+        self._claimed.setdefault(rel, False)
         self._rejects.append({"corpus": self.spec.name, "path": rel, "reason": reason, "detail": detail})
 
     def claim(self, path: Path | str) -> None:
         """Mark a file as handled without a row (e.g. a segment source already rejected)."""
-        self._claimed.add(self.rel(path))
+        self._claimed.setdefault(self.rel(path), False)
 
     def add(
         self,
@@ -229,7 +231,7 @@ class TableBuilder:
         """
         path = str(path)
         rel = self.rel(path)
-        self._claimed.add(rel)
+        self._claimed.setdefault(rel, False)
         values = scores if type(scores) is list else np.asarray(scores, dtype=np.float64).ravel().tolist()
         # Plain-Python checks (numpy reductions on 8 numbers cost more than the rest of the row).
         # The scores are >= 0, so their sum is finite exactly when none is NaN or inf.
@@ -239,8 +241,9 @@ class TableBuilder:
         key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
         self._queued.append(_Queued(path, rel, f"{self.spec.name}/{key}", values, speaker, language,
                                     source_label, gender, official_split, n_raters, start_s, end_s, extra))
-        if rel not in self._requested:
-            self._requested.add(rel)
+        self._waiting[rel] = self._waiting.get(rel, 0) + 1
+        if not self._claimed.get(rel):
+            self._claimed[rel] = True
             self._prober.request(rel, path)
         if len(self._queued) >= 64:
             self._drain()
@@ -295,6 +298,12 @@ class TableBuilder:
         while queued and queued[0].rel in results:
             q = queued.popleft()
             info = results[q.rel]
+            waiting = self._waiting[q.rel] - 1
+            if waiting:
+                self._waiting[q.rel] = waiting
+            else:  # no queued row needs this probe any more: forget it (a later row probes again)
+                del self._waiting[q.rel], results[q.rel]
+                self._claimed[q.rel] = False
             if q.uid in self._taken:
                 self.reject(q.path, Reason.DUPLICATE_ID, f"utterance id {q.uid} already taken")
                 continue
@@ -310,7 +319,7 @@ class TableBuilder:
                                 f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
                     continue
                 start_s, end_s, duration = s, e, e - s
-            self._taken.add(q.uid)
+            self._taken[q.uid] = None
             speaker = q.speaker if q.speaker not in (None, "") else "unknown"
             extra = q.extra or {}
             self._rows.append((q.uid, self.spec.name, q.rel, f"{self.spec.name}/{speaker}", q.gender, q.language,

@@ -214,6 +214,7 @@ class HeaderProber:
         self._inflight: collections.deque[tuple[list[str], cf.Future]] = collections.deque()
         self._pool: cf.ProcessPoolExecutor | None = None
         self._requested = 0
+        self._probed = 0
         self._last_report = time.monotonic()
         self._bar = None
         self.results: dict[str, ProbeResult] = {}
@@ -243,7 +244,8 @@ class HeaderProber:
                 self._store([k for k, _ in part], probe_chunk([p for _, p in part], self._confine))
 
     def wait(self, on_chunk: Callable[[], None] | None = None) -> dict[str, ProbeResult]:
-        """Probe everything still queued; return all results (key -> AudioInfo or error).
+        """Probe everything still queued; return the results not yet taken (key -> AudioInfo or
+        error; a caller may remove results it has used from :attr:`results`).
 
         ``on_chunk`` is called after each chunk's results are stored (the table builder turns
         them into rows while later chunks are still being probed).
@@ -317,6 +319,7 @@ class HeaderProber:
 
     def _store(self, keys: list[str], results: list[ProbeResult]) -> None:
         self.results.update(zip(keys, results, strict=True))
+        self._probed += len(keys)
         if self._bar is None and self.settings.tqdm:
             from tqdm import tqdm
 
@@ -330,4 +333,4 @@ class HeaderProber:
         now = time.monotonic()
         if self.settings.progress is not None and (force or now - self._last_report >= PROGRESS_EVERY_S):
             self._last_report = now
-            self.settings.progress(len(self.results), self._requested)
+            self.settings.progress(self._probed, self._requested)
