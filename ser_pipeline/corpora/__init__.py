@@ -78,14 +78,6 @@ def read_corpus(name: str, root: str | Path, **options: Any) -> CorpusTables:
         return reader(Path(root), **options)
 
 
-def read_corpus_arrow(name: str, root: str | Path, **options: Any) -> CorpusTables:
-    """:func:`read_corpus` with the manifest as a pyarrow Table (same rows, schema
-    :func:`~ser_pipeline.corpora.base.manifest_schema`): what the Dagster asset writes to Parquet,
-    without the pandas copy that strings cost several times over."""
-    with scan_settings(arrow=True):
-        return read_corpus(name, root, **options)
-
-
 def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, **options: Any):
     """Scan corpus ``name`` straight into a Parquet file at ``path``, row group by row group.
 
@@ -132,4 +124,4 @@ def gc_paused():
 
 
 __all__ = ["REGISTRY", "CorpusNotFoundError", "CorpusSpec", "CorpusTables", "available", "get_spec",
-           "module", "read_corpus", "read_corpus_arrow", "read_corpus_to_parquet"]
+           "module", "read_corpus", "read_corpus_to_parquet"]

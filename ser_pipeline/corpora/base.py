@@ -96,8 +96,8 @@ def manifest_schema(extra_columns: Mapping[str, pa.DataType] | None = None) -> p
 
 
 class CorpusTables(NamedTuple):
-    """A reader's result: the manifest and the rejects, as pandas DataFrames (the manifest is a
-    pyarrow Table under ``scan_settings(arrow=True)``)."""
+    """A reader's result: the manifest and the rejects, as pandas DataFrames (the manifest is
+    empty when a sink in the scan settings took its rows)."""
 
     manifest: pd.DataFrame
     rejects: pd.DataFrame
@@ -272,8 +272,8 @@ class TableBuilder:
 
         Rows keep the order the reader added them in (readers walk their corpus in a fixed
         order, so re-reads give byte-identical Parquet), whether probed here or in workers. The
-        manifest is a DataFrame, a pyarrow Table under ``scan_settings(arrow=True)``, or, with a
-        sink in the scan settings, empty: its rows went to the sink as they were built.
+        manifest is a DataFrame or, with a sink in the scan settings, empty: its rows went to the
+        sink as they were built.
         """
         self._prober.wait(on_chunk=self._drain)
         self._drain()
@@ -285,7 +285,7 @@ class TableBuilder:
             return CorpusTables(empty_manifest(self.spec.extra_columns), rejects)
         table = pa.Table.from_batches(self._done, self._schema) if self._done else self._schema.empty_table()
         self._done = []
-        return CorpusTables(table if self._settings.arrow else to_pandas(table), rejects)
+        return CorpusTables(to_pandas(table), rejects)
 
     def _drain(self) -> None:
         """Turn queued rows whose probe has come back into rows, in the order they were added.

@@ -159,7 +159,6 @@ class ScanSettings:
     progress: Callable[[int, int], None] | None = None  # called with (probed, requested so far)
     tqdm: bool = False  # a progress bar on the terminal
     chunk_files: int = 1024  # files per task sent to a worker (see HeaderProber)
-    arrow: bool = False  # readers return the manifest as a pyarrow Table (no pandas copy)
     sink: Any = None  # a ManifestSink: rows stream into it in row groups and are not kept
 
 
@@ -218,9 +217,6 @@ class HeaderProber:
         self._last_report = time.monotonic()
         self._bar = None
         self.results: dict[str, ProbeResult] = {}
-
-    def __len__(self) -> int:
-        return self._requested
 
     @property
     def _pool_workers(self) -> int:

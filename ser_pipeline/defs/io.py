@@ -19,8 +19,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ser_pipeline.corpora.base import schema_with_pandas_metadata
-
 
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic)."""
@@ -39,16 +37,9 @@ def atomic_write_bytes(path: Path, write) -> None:
 ROW_GROUP_ROWS = 65536
 
 
-def write_parquet(df: pd.DataFrame | pa.Table, path: Path) -> None:
-    """Deterministic Parquet: no pandas index, fixed compression, row groups, atomic rename.
-
-    An Arrow table is written as it is, with the pandas metadata its DataFrame would carry, so
-    ``pd.read_parquet`` gives the same dtypes (nullable integers stay integers) either way.
-    """
-    if isinstance(df, pa.Table):
-        table = df.replace_schema_metadata(schema_with_pandas_metadata(df.schema).metadata)
-    else:
-        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+def write_parquet(df: pd.DataFrame, path: Path) -> None:
+    """Deterministic Parquet: no pandas index, fixed compression, row groups, atomic rename."""
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd",
                                                         row_group_size=ROW_GROUP_ROWS))
 
@@ -72,8 +63,8 @@ def move_into_place(src: Path, dest: Path) -> None:
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores DataFrame and Arrow table outputs as Parquet (a :class:`StoredParquet` is moved
-    into place) and dict outputs as JSON under ``base_dir``; inputs load as DataFrames."""
+    """Stores DataFrame outputs as Parquet (a :class:`StoredParquet` is moved into place) and
+    dict outputs as JSON under ``base_dir``; inputs load as DataFrames."""
 
     base_dir: str | None = None
 
@@ -90,7 +81,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             path = self._path(context, ".parquet")
             move_into_place(Path(obj.path), path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "dagster/row_count": obj.rows})
-        elif isinstance(obj, pd.DataFrame | pa.Table):
+        elif isinstance(obj, pd.DataFrame):
             path = self._path(context, ".parquet")
             write_parquet(obj, path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path)),
@@ -101,7 +92,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
         else:
             raise TypeError(f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__}; "
-                            "expected a pandas DataFrame, a pyarrow Table, a StoredParquet or a dict")
+                            "expected a pandas DataFrame, a StoredParquet or a dict")
 
     def load_input(self, context: dg.InputContext) -> Any:
         for suffix, load in ((".parquet", pd.read_parquet), (".json", lambda p: json.loads(Path(p).read_text()))):
