@@ -131,3 +131,43 @@ def test_failed_streamed_scan_leaves_no_file(tmp_path):
     with pytest.raises(ValueError):
         read_corpus_to_parquet("manifest", tmp_path / "c", tmp_path / "out" / "m.parquet")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scan_with_its_bookkeeping_on_disk_gives_the_same_tables(many_files, workers):
+    """Claimed paths and taken ids past ``memory_keys`` live on disk (KeySet): duplicates and
+    unlisted files are still found, so the tables are exactly those of an all-in-memory scan."""
+    extra = many_files.parent / "unlisted"  # an IEMOCAP tree with audio no label file lists
+    synth_corpus("iemocap", extra, speakers=2, per_class=1)
+    orphan = next(extra.glob("Session1/sentences/wav/*/*.wav"))
+    (orphan.parent / ("Zorphan" + orphan.name)).write_bytes(orphan.read_bytes())
+    expected = {name: read_corpus(name, root) for name, root in (("manifest", many_files), ("iemocap", extra))}
+    assert "label_missing" in set(expected["iemocap"].rejects.reason)
+    for name, root in (("manifest", many_files), ("iemocap", extra)):
+        with scan_settings(workers=workers, chunk_files=16, memory_keys=5):
+            m, r = read_corpus(name, root)
+        pd.testing.assert_frame_equal(m, expected[name].manifest)
+        pd.testing.assert_frame_equal(r, expected[name].rejects)
+
+
+@pytest.mark.parametrize("form", ["csv", "parquet"])
+def test_manifest_read_in_chunks_gives_the_same_tables(many_files, tmp_path, monkeypatch, form):
+    """The manifest file is streamed ``CHUNK_ROWS`` rows at a time; chunk edges change nothing
+    (a duplicate whose first row sits in an earlier chunk is still a duplicate)."""
+    import shutil
+
+    from ser_pipeline.corpora import manifest as manifest_reader
+
+    root = tmp_path / "c"
+    shutil.copytree(many_files, root)
+    if form == "parquet":  # the same rows as a typed table; the CSV must not be read instead
+        pd.read_csv(root / "manifest.csv", dtype=str).to_parquet(root / "manifest.parquet")
+        (root / "manifest.csv").unlink()
+    whole = read_corpus("manifest", root)
+    assert len(whole.manifest) == 289
+    monkeypatch.setattr(manifest_reader, "CHUNK_ROWS", 7)
+    columns, chunks = manifest_reader.manifest_chunks(root, rows=manifest_reader.CHUNK_ROWS)
+    assert columns == ["path", "label", "speaker", "language"] and len(next(chunks)) == 7
+    chunked = read_corpus("manifest", root)
+    pd.testing.assert_frame_equal(chunked.manifest, whole.manifest)
+    pd.testing.assert_frame_equal(chunked.rejects, whole.rejects)

@@ -81,9 +81,10 @@ def read_corpus(name: str, root: str | Path, **options: Any) -> CorpusTables:
 def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, **options: Any):
     """Scan corpus ``name`` straight into a Parquet file at ``path``, row group by row group.
 
-    The rows are never all in memory (see benchmarks/README.md for what per-file bookkeeping
-    remains); the file is written under a temporary name and renamed, so a failed scan leaves
-    no partial file. Returns ``(ManifestStats, rejects DataFrame)``.
+    The rows are never all in memory, the manifest file of a user corpus is read in chunks, and
+    the paths and ids a scan remembers go to disk past ``ScanSettings.memory_keys``, so memory is
+    bounded whatever the corpus size (benchmarks/README.md). The file is written under a
+    temporary name and renamed, so a failed scan leaves no partial file. Returns ``(ManifestStats, rejects DataFrame)``.
     """
     import os
     import tempfile

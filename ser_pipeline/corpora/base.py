@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ser_pipeline.corpora.keyset import KeySet
 from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers import them from here)
     AudioInfo, AudioProbeError, HeaderProber, Reason, ScanSettings, current_scan_settings, probe_audio,
     scan_settings,
@@ -174,11 +175,12 @@ class TableBuilder:
         self._schema = manifest_schema(spec.extra_columns)
         self._extra_names = list(spec.extra_columns)
         self._rejects: list[dict[str, Any]] = []
-        # Per-file bookkeeping lives as long as the scan: dicts, not sets (a set of 20,000
-        # strings takes about 4x the memory of a dict of them). rel -> probe requested?
-        self._claimed: dict[str, bool] = {}
-        self._taken: dict[str, None] = {}  # utterance ids already in the table
-        self._waiting: dict[str, int] = {}  # rel -> queued rows that still need its probe
+        # Per-file bookkeeping lives as long as the scan, so its memory is bounded (KeySet).
+        self._claimed = KeySet(self._settings.memory_keys)  # rels handled by add/reject/claim
+        self._taken = KeySet(self._settings.memory_keys)  # utterance ids already in the table
+        # rel -> queued rows that still need its probe; a rel is being probed exactly when it is
+        # here. Bounded by the queue, which the prober's backlog bounds.
+        self._waiting: dict[str, int] = {}
 
     # relative POSIX path of a file inside the root
     def rel(self, path: Path | str) -> str:
@@ -192,12 +194,12 @@ class TableBuilder:
         if reason not in Reason.ALL:
             raise ValueError(f"unknown reject reason {reason!r}; expected one of {Reason.ALL}")
         rel = self.rel(path)
-        self._claimed.setdefault(rel, False)
+        self._claimed.add(rel)
         self._rejects.append({"corpus": self.spec.name, "path": rel, "reason": reason, "detail": detail})
 
     def claim(self, path: Path | str) -> None:
         """Mark a file as handled without a row (e.g. a segment source already rejected)."""
-        self._claimed.setdefault(self.rel(path), False)
+        self._claimed.add(self.rel(path))
 
     def add(
         self,
@@ -231,7 +233,9 @@ class TableBuilder:
         """
         path = str(path)
         rel = self.rel(path)
-        self._claimed.setdefault(rel, False)
+        waiting = self._waiting.get(rel, 0)
+        if not waiting:  # a rel with queued rows is claimed already
+            self._claimed.add(rel)
         values = scores if type(scores) is list else np.asarray(scores, dtype=np.float64).ravel().tolist()
         # Plain-Python checks (numpy reductions on 8 numbers cost more than the rest of the row).
         # The scores are >= 0, so their sum is finite exactly when none is NaN or inf.
@@ -241,9 +245,8 @@ class TableBuilder:
         key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
         self._queued.append(_Queued(path, rel, f"{self.spec.name}/{key}", values, speaker, language,
                                     source_label, gender, official_split, n_raters, start_s, end_s, extra))
-        self._waiting[rel] = self._waiting.get(rel, 0) + 1
-        if not self._claimed.get(rel):
-            self._claimed[rel] = True
+        self._waiting[rel] = waiting + 1
+        if not waiting:
             self._prober.request(rel, path)
         if len(self._queued) >= 64:
             self._drain()
@@ -278,6 +281,8 @@ class TableBuilder:
         self._prober.wait(on_chunk=self._drain)
         self._drain()
         self._flush()
+        self._claimed.close()
+        self._taken.close()
         rejects = rejects_frame(self._rejects)
         sink = self._settings.sink
         if sink is not None:
@@ -303,7 +308,6 @@ class TableBuilder:
                 self._waiting[q.rel] = waiting
             else:  # no queued row needs this probe any more: forget it (a later row probes again)
                 del self._waiting[q.rel], results[q.rel]
-                self._claimed[q.rel] = False
             if q.uid in self._taken:
                 self.reject(q.path, Reason.DUPLICATE_ID, f"utterance id {q.uid} already taken")
                 continue
@@ -319,7 +323,7 @@ class TableBuilder:
                                 f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
                     continue
                 start_s, end_s, duration = s, e, e - s
-            self._taken[q.uid] = None
+            self._taken.insert(q.uid)
             speaker = q.speaker if q.speaker not in (None, "") else "unknown"
             extra = q.extra or {}
             self._rows.append((q.uid, self.spec.name, q.rel, f"{self.spec.name}/{speaker}", q.gender, q.language,

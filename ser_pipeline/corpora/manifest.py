@@ -28,16 +28,18 @@ rejected with ``outside_root``.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, read_text, require_root,
+    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, require_root,
 )
 from ser_pipeline.emotions import CLASSES, COMMON_WORDS, score_vector
 
@@ -60,29 +62,71 @@ SPEC = CorpusSpec(
 )
 
 
-def load_manifest_file(root: Path, manifest_file: str | None = None) -> pd.DataFrame:
-    """Read the manifest table; raises ``FileNotFoundError``/``ValueError`` naming the problem."""
+#: distinct label texts whose score vectors are cached (a manifest has a handful; the cap keeps a
+#: manifest of free-text labels from growing the cache with its length)
+MAX_CACHED_LABELS = 4096
+#: manifest rows parsed at a time (the file is streamed; memory does not grow with its length)
+CHUNK_ROWS = 16384
+
+
+def text_encoding(path: Path, block: int = 1 << 20) -> str:
+    """``"utf-8-sig"`` if the whole file decodes as UTF-8, else ``"latin-1"`` (never fails).
+
+    Streams the file once in ``block``-byte reads, so a large manifest is not held as text.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with open(path, "rb") as f:
+            while data := f.read(block):
+                decoder.decode(data)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8-sig"
+
+
+def manifest_chunks(root: Path, manifest_file: str | None = None,
+                    rows: int = CHUNK_ROWS) -> tuple[list[str], Iterator[pd.DataFrame]]:
+    """Open the manifest table: its validated column names and its rows, ``rows`` at a time.
+
+    Raises ``FileNotFoundError``/``ValueError`` naming the file and the problem before any row
+    is read. CSV values come as ``str`` (empty for a missing value); Parquet keeps its types.
+    """
     candidates = [manifest_file] if manifest_file else ["manifest.parquet", "manifest.csv"]
     for name in candidates:
         path = root / name
-        if path.is_file():
-            if path.suffix == ".parquet":
-                df = pd.read_parquet(path)
-            else:  # UTF-8 or Latin-1 text: a non-UTF-8 manifest must not crash the scan
-                import io
-
-                df = pd.read_csv(io.StringIO(read_text(path)), dtype=str, keep_default_na=False)
-            missing = [c for c in REQUIRED if c not in df.columns]
-            if missing:
-                raise ValueError(f"{path}: missing required column(s) {missing}; found {list(df.columns)}")
-            has_scores = all(c in df.columns for c in CLASSES)
-            if "label" not in df.columns and not has_scores:
-                raise ValueError(f"{path}: needs a 'label' column or all 8 score columns {list(CLASSES)}")
-            unknown = sorted(set(df.columns) - KNOWN)
-            if unknown:
-                log.warning("%s: ignoring unknown column(s) %s", path, unknown)
-            return df
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            pf = pq.ParquetFile(path)
+            columns = list(pf.schema_arrow.names)
+            chunks = (batch.to_pandas() for batch in pf.iter_batches(batch_size=rows))
+        else:  # UTF-8 or Latin-1 text: a non-UTF-8 manifest must not crash the scan
+            options = dict(dtype=str, keep_default_na=False, encoding=text_encoding(path))
+            columns = list(pd.read_csv(path, nrows=0, **options).columns)
+            chunks = _csv_chunks(path, rows, options)
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise ValueError(f"{path}: missing required column(s) {missing}; found {columns}")
+        if "label" not in columns and not all(c in columns for c in CLASSES):
+            raise ValueError(f"{path}: needs a 'label' column or all 8 score columns {list(CLASSES)}")
+        unknown = sorted(set(columns) - KNOWN)
+        if unknown:
+            log.warning("%s: ignoring unknown column(s) %s", path, unknown)
+        return columns, chunks
     raise FileNotFoundError(f"manifest: no {' or '.join(candidates)} in {root}")
+
+
+def _csv_chunks(path: Path, rows: int, options: dict) -> Iterator[pd.DataFrame]:
+    with pd.read_csv(path, chunksize=rows, **options) as reader:  # closes the file on error too
+        yield from reader
+
+
+def load_manifest_file(root: Path, manifest_file: str | None = None) -> pd.DataFrame:
+    """The whole manifest table as one DataFrame (see :func:`manifest_chunks`)."""
+    columns, chunks = manifest_chunks(root, manifest_file)
+    frames = list(chunks)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def _lexically_inside(rel: str) -> bool:
@@ -102,10 +146,19 @@ def read(root: Path, manifest_file: str | None = None,
          label_map: Mapping[str, Mapping[str, float]] | None = None, name: str = "manifest") -> CorpusTables:
     """Read a user corpus described by ``manifest.csv``/``manifest.parquet`` under ``root``."""
     root = require_root(root, name)
-    df = load_manifest_file(root, manifest_file)
+    columns, chunks = manifest_chunks(root, manifest_file, rows=CHUNK_ROWS)
     lmap = {**LABEL_MAP, **(label_map or {})}
     b = TableBuilder(SPEC, root, confine_to_root=True)
-    has_scores = all(c in df.columns for c in CLASSES)
+    has_scores = all(c in columns for c in CLASSES)
+    label_scores: dict[str, list[float] | None] = {}  # label text -> score vector (looked up once)
+    for df in chunks:
+        _add_rows(b, df, root, lmap, has_scores, label_scores)
+    return b.finish()
+
+
+def _add_rows(b: TableBuilder, df: pd.DataFrame, root: Path, lmap: Mapping[str, Mapping[str, float]],
+              has_scores: bool, label_scores: dict[str, list[float] | None]) -> None:
+    """Add one chunk of manifest rows to ``b`` (or reject them)."""
     root_s = str(root)
     n = len(df)
 
@@ -113,7 +166,6 @@ def read(root: Path, manifest_file: str | None = None,
         return df[name].tolist() if name in df.columns else [default] * n
 
     score_cols = list(zip(*(column(c) for c in CLASSES), strict=True)) if has_scores else [()] * n
-    label_scores: dict[str, list[float] | None] = {}  # label text -> score vector (looked up once)
     for rel, label, speaker, language, gender, split, start_v, end_v, raw in zip(
             column("path"), column("label"), column("speaker"), column("language"), column("gender"),
             column("split"), column("start_s", None), column("end_s", None), score_cols, strict=True):
@@ -128,10 +180,13 @@ def read(root: Path, manifest_file: str | None = None,
                 scores, source = values, label or None
             else:
                 label = str(label).strip()
-                if label not in label_scores:
+                scores = label_scores.get(label, False)
+                if scores is False:
                     row = lookup_label(lmap, label) if label else None
-                    label_scores[label] = None if row is None else score_vector(row).tolist()
-                scores, source = label_scores[label], label
+                    scores = None if row is None else score_vector(row).tolist()
+                    if len(label_scores) < MAX_CACHED_LABELS:
+                        label_scores[label] = scores
+                source = label
                 if scores is None:
                     b.reject(path, Reason.LABEL_UNKNOWN if label else Reason.LABEL_MISSING,
                              f"label {label!r} is not in the label map")
@@ -148,4 +203,3 @@ def read(root: Path, manifest_file: str | None = None,
         b.add(path, scores, speaker=str(speaker).strip() or None, language=str(language).strip(),
               gender=(str(gender).strip() or None), source_label=source,
               official_split=(str(split).strip() or None), start_s=start, end_s=end, utterance_key=key)
-    return b.finish()

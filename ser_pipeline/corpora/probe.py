@@ -22,6 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import soundfile as sf
 
+from ser_pipeline.corpora.keyset import DEFAULT_MEMORY_KEYS
+
 Seconds = float
 
 
@@ -160,10 +162,12 @@ class ScanSettings:
     tqdm: bool = False  # a progress bar on the terminal
     chunk_files: int = 1024  # files per task sent to a worker (see HeaderProber)
     sink: Any = None  # a ManifestSink: rows stream into it in row groups and are not kept
+    memory_keys: int = DEFAULT_MEMORY_KEYS  # paths / ids kept in memory per scan, the rest on disk (KeySet)
 
 
 _SCAN = contextvars.ContextVar("ser_scan_settings", default=ScanSettings(
-    workers=int(os.environ.get("SER_SCAN_WORKERS", "1"))))
+    workers=int(os.environ.get("SER_SCAN_WORKERS", "1")),
+    memory_keys=int(os.environ.get("SER_SCAN_MEMORY_KEYS", DEFAULT_MEMORY_KEYS))))
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ class CorpusReadConfig(dg.Config):
 
     options: dict[str, str] = {}
     workers: int = 0  # header-probe processes; 0 = $SER_SCAN_WORKERS or the CPU count
+    memory_keys: int = 0  # paths / ids a scan keeps in memory before the rest go to disk; 0 = $SER_SCAN_MEMORY_KEYS or 131,072
 
 
 def corpus_key(name: str) -> dg.AssetKey:
@@ -64,7 +65,8 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
             context.log.info(f"{name}: probed {done}/{total} audio files")
 
         try:
-            with scan_settings(workers=workers, progress=progress, tqdm=sys.stderr.isatty()):
+            capped = {"memory_keys": config.memory_keys} if config.memory_keys else {}
+            with scan_settings(workers=workers, progress=progress, tqdm=sys.stderr.isatty(), **capped):
                 # rows stream into a file next to the tables; the IO manager moves it into place
                 staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
                 stats, rejects = read_corpus_to_parquet(name, root, staged, **config.options)
