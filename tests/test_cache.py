@@ -48,3 +48,24 @@ def test_undecodable_clip_is_listed_not_dropped(tess, tmp_path):
     row = idx.set_index("utterance_id").loc["tess/broken"]
     assert row.length == -1 and "nope.wav" in row.error
     assert "tess/broken" not in AudioCache(tmp_path, ["tess"])
+
+
+def test_stale_entries_are_not_served(tess, tmp_path):
+    """A row whose source changed since the cache was built (another file, other segment bounds)
+    is decoded from its file, not served the old audio; an index without sources is not used."""
+    root, table = tess
+    build_corpus_cache(table, root, tmp_path / "tess", dtype="float32")
+    cache = AudioCache(tmp_path, ["tess"])
+    rows = table.reset_index(drop=True).to_dict("records")
+    a, b = rows[0], rows[1]
+    assert cache.clip(a) is not None
+    moved = {**a, "path": b["path"]}  # same utterance id, now pointing at b's file
+    assert cache.clip(moved) is None
+    cut = {**a, "start_s": 0.1, "end_s": 0.5}
+    assert cache.clip(cut) is None
+    ds = ClipDataset(pd.DataFrame([moved, cut]), {"tess": root}, cache=cache)
+    np.testing.assert_array_equal(ds.wave(0), load_clip(root / b["path"]))
+    np.testing.assert_array_equal(ds.wave(1), load_clip(root / a["path"], 0.1, 0.5))
+    idx = pd.read_parquet(tmp_path / "tess" / "index.parquet")
+    idx.drop(columns=["path", "start_s", "end_s"]).to_parquet(tmp_path / "tess" / "index.parquet")
+    assert len(AudioCache(tmp_path, ["tess"])) == 0  # built before sources were recorded

@@ -15,14 +15,13 @@ import yaml
 
 from ser_pipeline.definitions import ASSETS, defs
 from ser_pipeline.defs.checks import CHECKS
-from ser_pipeline.defs.io import ParquetIOManager
-from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.emotions import CLASSES
 from ser_pipeline.synth import synth_corpus
 
+sys.path.insert(0, str(Path(__file__).parent))
+from pipeline_helpers import TINY_TRAIN, pipeline_resources  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-TINY_TRAIN = {"epochs": 2, "batch_size": 8, "lr": 0.001, "window_s": 4.0, "d_model": 32,
-              "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64}
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +43,7 @@ def test_definitions_load_and_jobs_resolve():
 
 def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    resources = {
-        "io_manager": ParquetIOManager(base_dir=str(tmp_path / "data")),
-        "corpora": CorporaResource(root=str(tiny_corpora)),
-        "data_dir": DataDirResource(path=str(tmp_path / "data")),
-        "mlflow": MlflowResource(tracking_uri=uri),
-        "pipes_subprocess_client": dg.PipesSubprocessClient(),
-    }
+    resources = pipeline_resources(tiny_corpora, tmp_path, uri)
     with dg.instance_for_test() as instance:
         result = dg.materialize([*ASSETS, *CHECKS], resources=resources, instance=instance,
                                 run_config={"ops": {"emotion_model": {"config": TINY_TRAIN}}})

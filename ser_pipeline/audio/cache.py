@@ -3,7 +3,12 @@
 One folder per corpus (so a changed corpus rebuilds only its own shards)::
 
     <cache>/<corpus>/shard_00000.npy    concatenated samples, int16 (default) or float32
-    <cache>/<corpus>/index.parquet      utterance_id, shard, offset, length (samples at 16 kHz)
+    <cache>/<corpus>/index.parquet      utterance_id, shard, offset, length (samples at 16 kHz),
+                                        and the source: path, start_s, end_s of the row decoded
+
+A clip is served from the cache only when the row asking for it has the same source (path and
+segment bounds) as the row it was decoded from; otherwise (a corpus changed and its cache not
+rebuilt yet) the original file is decoded, so a stale cache can cost speed, never correctness.
 
 Shards are memory-mapped on read (``np.load(mmap_mode="r")``), so DataLoader workers share the
 page cache and never hold a whole shard. int16 halves disk and memory traffic; its quantisation
@@ -13,6 +18,7 @@ step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end re
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -22,6 +28,8 @@ import pandas as pd
 
 from ser_pipeline.audio import SAMPLE_RATE
 from ser_pipeline.audio.io import AudioDecodeError, load_clip, optional_seconds
+
+log = logging.getLogger(__name__)
 
 SHARD_SAMPLES = 16000 * 3600  # one hour of audio per shard
 INDEX = "index.parquet"
@@ -62,12 +70,12 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
                           optional_seconds(r.get("end_s")))
         except AudioDecodeError as exc:
             index.append({"utterance_id": r["utterance_id"], "shard": -1, "offset": 0, "length": -1,
-                          "error": str(exc)})
+                          "error": str(exc), **_source_columns(r)})
             continue
         if dtype == "int16":
             w = np.round(np.clip(w, -1.0, 1.0) * 32767.0).astype(np.int16)
         index.append({"utterance_id": r["utterance_id"], "shard": shard, "offset": buf_len, "length": len(w),
-                      "error": None})
+                      "error": None, **_source_columns(r)})
         buf.append(w)
         buf_len += len(w)
         if buf_len >= shard_samples:
@@ -75,7 +83,8 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
         if progress is not None and (i % 500 == 0 or i == len(recs)):
             progress(i, len(recs))
     flush()
-    idx = pd.DataFrame(index, columns=["utterance_id", "shard", "offset", "length", "error"])
+    idx = pd.DataFrame(index, columns=["utterance_id", "shard", "offset", "length", "error", *SOURCE_COLUMNS])
+    idx = idx.astype({"start_s": "float64", "end_s": "float64"})
     idx.to_parquet(tmp / INDEX, index=False)
     (tmp / META).write_text(json.dumps({"dtype": dtype, "sample_rate": SAMPLE_RATE, "resampler": "soxr HQ",
                                         "n": len(idx), "failed": int((idx.length < 0).sum())}))
@@ -90,12 +99,26 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     return idx
 
 
+SOURCE_COLUMNS = ("path", "start_s", "end_s")
+
+
+def _source_columns(row: Mapping) -> dict:
+    return {"path": str(row["path"]), "start_s": optional_seconds(row.get("start_s")),
+            "end_s": optional_seconds(row.get("end_s"))}
+
+
+def clip_source(row: Mapping) -> tuple[str, float | None, float | None]:
+    """What a table row's clip is decoded from: (path, start_s, end_s), None for no bound."""
+    return str(row["path"]), optional_seconds(row.get("start_s")), optional_seconds(row.get("end_s"))
+
+
 class AudioCache:
     """Reads clips from the cache folders of several corpora (memory-mapped shards)."""
 
     def __init__(self, cache_root: str | Path, corpora: Iterable[str] | None = None):
         self.root = Path(cache_root)
         self._where: dict[str, tuple[str, int, int, int]] = {}
+        self._source: dict[str, tuple[str, float | None, float | None]] = {}
         self._scale: dict[str, float | None] = {}
         self._shards: dict[tuple[str, int], np.ndarray] = {}
         names = list(corpora) if corpora is not None else [p.name for p in self.root.iterdir() if p.is_dir()] \
@@ -107,9 +130,14 @@ class AudioCache:
             meta = json.loads((folder / META).read_text())
             self._scale[name] = 1.0 / 32767.0 if meta["dtype"] == "int16" else None
             idx = pd.read_parquet(folder / INDEX)
-            for uid, shard, off, n in zip(idx.utterance_id, idx.shard, idx.offset, idx.length, strict=True):
+            if not set(SOURCE_COLUMNS) <= set(idx.columns):
+                log.warning("audio cache %s predates source checks: not used until it is rebuilt", folder)
+                continue
+            for uid, shard, off, n, *src in zip(idx.utterance_id, idx.shard, idx.offset, idx.length,
+                                                *(idx[c] for c in SOURCE_COLUMNS), strict=True):
                 if n >= 0:
                     self._where[uid] = (name, int(shard), int(off), int(n))
+                    self._source[uid] = clip_source(dict(zip(SOURCE_COLUMNS, src, strict=True)))
 
     def __contains__(self, utterance_id: str) -> bool:
         return utterance_id in self._where
@@ -126,6 +154,14 @@ class AudioCache:
         x = np.asarray(self._shards[key][off: off + n])
         scale = self._scale[name]
         return x.astype(np.float32) * np.float32(scale) if scale else x.astype(np.float32, copy=True)
+
+    def clip(self, row: Mapping) -> np.ndarray | None:
+        """The clip of a table row (float32 at 16 kHz, shape (samples,)), or None when the cache
+        does not hold its utterance id or holds it decoded from another source (stale)."""
+        uid = row["utterance_id"]
+        if uid not in self._where or self._source[uid] != clip_source(row):
+            return None
+        return self.get(uid)
 
     def __getstate__(self):  # DataLoader workers re-open their own memory maps
         state = self.__dict__.copy()

@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from ser_pipeline.audio.cache import build_corpus_cache
+from ser_pipeline.audio.cache import build_corpus_cache, cache_roots
 from ser_pipeline.defs.automation import DATA_CONDITION
 from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
@@ -17,9 +17,17 @@ def cache_dir(data_dir: DataDirResource):
     return data_dir.base() / "audio_cache"
 
 
+def audio_cache(data_dir: DataDirResource, roots: dict, use: bool = True):
+    """An :class:`AudioCache` over the corpora of ``roots`` that have one, when ``use``; else None.
+
+    Clips it lacks, or holds decoded from another source (a corpus changed since), are decoded
+    from the original files by the reader (``ClipDataset``)."""
+    return cache_roots(cache_dir(data_dir), roots) if use else None
+
+
 def make_cache_asset(name: str) -> dg.AssetsDefinition:
     @dg.asset(key=["audio_cache", name], ins={"table": dg.AssetIn(key=corpus_key(name))}, group_name="audio_cache",
-              code_version="1", kinds={"numpy"}, automation_condition=DATA_CONDITION,
+              code_version="2", kinds={"numpy"}, automation_condition=DATA_CONDITION,
               description=f"{name}: every clip decoded once, down-mixed, resampled to 16 kHz (soxr HQ), in shards.")
     def _cache(context: dg.AssetExecutionContext, config: CacheConfig, table: pd.DataFrame,
                corpora: CorporaResource, data_dir: DataDirResource) -> dg.MaterializeResult:

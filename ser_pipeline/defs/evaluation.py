@@ -8,9 +8,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
-from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
+from ser_pipeline.emotions import SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import evaluate_predictions, scored_classes
 
 # torch-heavy modules are imported inside the assets: every Dagster step process loads this file.
@@ -36,6 +37,7 @@ class EvaluationConfig(dg.Config):
     valid_frames_only: bool = True  # mean over the clip's frames (False: over the whole window)
     batch_size: int = 16
     packed_context: bool = True  # also score each clip inside packed windows, as in training
+    use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it holds them
 
 
 def flat_metrics(prefix: str, result: dict) -> dict[str, float]:
@@ -54,7 +56,8 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
               ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()},
               description=f"Table 2 metrics of the trained model and the random-head baseline on {name}.")
     def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, splits: pd.DataFrame,
-                    emotion_model: dict, corpora: CorporaResource, mlflow: MlflowResource) -> dict:
+                    emotion_model: dict, corpora: CorporaResource, data_dir: DataDirResource,
+                    mlflow: MlflowResource) -> dict:
         rows = select_set(splits, name)
         if rows.empty:
             context.log.warning(f"evaluation/{name}: no rows (corpus absent or not in the splits) — skipped")
@@ -65,13 +68,14 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
 
         model, meta = load_exported(emotion_model["export_dir"])
         roots = corpora.roots(CORPUS_NAMES)
+        cache = audio_cache(data_dir, roots, config.use_audio_cache)
         prior = np.array(meta["prior"])
         y_true = rows[list(SOFT_COLUMNS)].to_numpy().argmax(axis=1)
         allowed = scored_classes(y_true)
 
         # one encoder pass: the trained and the random head share the encoder (heads are linear)
         emb = clip_embeddings(model, rows, roots, window_s=meta["window_s"], batch_size=config.batch_size,
-                              valid_only=config.valid_frames_only)
+                              valid_only=config.valid_frames_only, cache=cache)
 
         def score() -> dict:
             return evaluate_predictions(head_logits(model, emb), y_true, allowed, prior, config.tau)
@@ -79,7 +83,7 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
         trained = score()
         packed = None
         if config.packed_context:
-            packed = evaluate_predictions(packed_clip_logits(model, rows, roots, window_s=meta["window_s"]),
+            packed = evaluate_predictions(packed_clip_logits(model, rows, roots, window_s=meta["window_s"], cache=cache),
                                           y_true, allowed, prior, config.tau)
         model.reset_head(RANDOM_HEAD_SEED)  # the paper's "Random F1": same encoder, fresh head
         random = score()
@@ -152,12 +156,14 @@ class TemporalConfig(dg.Config):
     tolerance_s: float = 0.5  # change-point matching tolerance
     filter_frames: int = 25  # majority filter (0.5 s) before change points are taken (odd, 1 = off)
     seed: int = 0
+    use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it holds them
 
 
 @dg.asset(group_name=GROUP, code_version="1", kinds={"mlflow"},
           ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()})
 def temporal_evaluation(context: dg.AssetExecutionContext, config: TemporalConfig, splits: pd.DataFrame,
-                        emotion_model: dict, corpora: CorporaResource, mlflow: MlflowResource) -> dict:
+                        emotion_model: dict, corpora: CorporaResource, data_dir: DataDirResource,
+                        mlflow: MlflowResource) -> dict:
     """Emotion-shift windows built from held-out clips of different emotions with known boundaries:
     frame accuracy at 50 Hz and change-point precision/recall/F1 within ±tolerance, trained model
     vs random head."""
@@ -168,8 +174,10 @@ def temporal_evaluation(context: dg.AssetExecutionContext, config: TemporalConfi
     if held_out.empty:
         raise dg.Failure("no held-out rows to build temporal windows from")
     model, meta = load_exported(emotion_model["export_dir"])
-    windows = build_shift_windows(held_out, corpora.roots(CORPUS_NAMES), n_windows=config.n_windows,
+    roots = corpora.roots(CORPUS_NAMES)
+    windows = build_shift_windows(held_out, roots, n_windows=config.n_windows,
                                   window_s=meta["window_s"], seed=config.seed,
+                                  cache=audio_cache(data_dir, roots, config.use_audio_cache),
                                   clips_per_window=(config.clips_per_window_min, config.clips_per_window_max))
     prior = np.array(meta["prior"])
     trained = evaluate_temporal(frame_predictions(model, windows, prior=prior), windows,

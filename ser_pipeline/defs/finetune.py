@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 
@@ -22,6 +23,7 @@ class HumeFinetuneConfig(dg.Config):
     seed: int = 0
     device: str = "auto"
     extra: str = "{}"  # JSON object of other TrainConfig fields
+    use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it holds them
 
 
 def _target_columns(table: pd.DataFrame) -> list[str]:
@@ -57,6 +59,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
     cfg = TrainConfig.from_dict({"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
                                  "seed": config.seed, "device": config.device, **json.loads(config.extra)})
     tracking_uri = mlflow.ensure_available(context.log)
+    roots = corpora.roots(CORPUS_NAMES)
     out_dir = data_dir.base() / "models" / f"hume_{context.run_id}"
     tags = {"dagster_run_id": context.run_id, "asset_key": "hume_prosody_model",
             "mlflow.parentRunId": emotion_model["mlflow_run_id"]}
@@ -64,8 +67,8 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
         from ser_pipeline.defs.training import DagsterMlflowCallback
 
         result = finetune_regression(emotion_model["export_dir"], _labelled(hume, "train"), _labelled(hume, "devel"),
-                                     corpora.roots(CORPUS_NAMES), cols, cfg, out_dir,
-                                     callback=DagsterMlflowCallback(context, mlflow, run_id))
+                                     roots, cols, cfg, out_dir, callback=DagsterMlflowCallback(context, mlflow, run_id),
+                                     cache=audio_cache(data_dir, roots, config.use_audio_cache))
         mlflow.log_artifacts(run_id, result.export_dir, "model")
     context.add_output_metadata({"mlflow_run_id": run_id, "mlflow_tracking_uri": tracking_uri,
                                  "export_dir": dg.MetadataValue.path(str(result.export_dir)),
@@ -91,12 +94,13 @@ def hume_prosody_devel(context: dg.AssetExecutionContext, hume_prosody_model: di
     model.to(device)
     roots = corpora.roots(CORPUS_NAMES)
     devel = _labelled(hume, "devel")
-    pred = predict_targets(model, devel, roots, window_s=meta["window_s"], device=device)
+    cache = audio_cache(data_dir, roots)
+    pred = predict_targets(model, devel, roots, window_s=meta["window_s"], device=device, cache=cache)
     metrics = regression_metrics(pred, devel[cols].to_numpy(dtype=np.float32), meta["targets"])
     test = hume[hume["official_split"] == "test"]
     out = data_dir.base() / "reports" / context.run_id / "hume_prosody_test_predictions.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    test_pred = predict_targets(model, test, roots, window_s=meta["window_s"], device=device) if len(test) else \
+    test_pred = predict_targets(model, test, roots, window_s=meta["window_s"], device=device, cache=cache) if len(test) else \
         np.zeros((0, len(cols)))
     pd.DataFrame(test_pred, columns=meta["targets"]).assign(utterance_id=test["utterance_id"].to_numpy())[
         ["utterance_id", *meta["targets"]]].to_csv(out, index=False, float_format="%.6f")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ser_pipeline.defs.cache import cache_dir
+from ser_pipeline.defs.cache import audio_cache, cache_dir
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
@@ -124,13 +124,12 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
                 raise dg.Failure("the training subprocess finished without reporting a result")
             result = results[-1]
         else:
-            from ser_pipeline.audio.cache import cache_roots
             from ser_pipeline.training.loop import train  # torch: imported only where it runs
 
             r = train(cfg, table[table["split"] == "train"], table[table["split"] == "validation"], roots,
                       domain_vocab=meta["domain_vocab"], prior=np.array(meta["prior"]), out_dir=run_dir,
                       callback=DagsterMlflowCallback(context, mlflow, run_id),
-                      cache=cache_roots(cache_dir(data_dir), roots) if config.use_audio_cache else None)
+                      cache=audio_cache(data_dir, roots, config.use_audio_cache))
             result = {"export_dir": str(r.export_dir), "steps": r.steps, "val_micro_f1": r.val_micro_f1,
                       "final_loss": r.final_loss, "seconds": r.seconds}
         mlflow.log_artifacts(run_id, result["export_dir"], "model")

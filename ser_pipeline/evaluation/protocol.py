@@ -17,18 +17,20 @@ from ser_pipeline.training.model import EmotionModel, valid_frames
 @torch.no_grad()
 def clip_embeddings(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
                     window_s: float, batch_size: int = 16, device: str | torch.device = "cpu",
-                    valid_only: bool = True) -> np.ndarray:
+                    valid_only: bool = True, cache=None) -> np.ndarray:
     """Per-clip mean encoder output: each clip alone, padded to ``window_s``, the hidden states
     averaged over the clip's valid frames (``valid_only``) or over all frames.
 
     The heads are linear, so the mean of a head's frame logits equals the head applied to this
     mean (:func:`head_logits`): one encoder pass serves the trained and the random head.
 
+    ``cache``: an optional :class:`ser_pipeline.audio.cache.AudioCache` to read clips from.
+
     Returns:
         float32 array (N, d_model) aligned with ``table``'s rows.
     """
     model.eval()
-    ds = ClipDataset(table, corpus_roots, max_seconds=window_s)
+    ds = ClipDataset(table, corpus_roots, max_seconds=window_s, cache=cache)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_clips)
     out = np.zeros((len(ds), model.encoder.config.d_model), dtype=np.float32)
     for waves, _soft, _dom, idx in loader:
@@ -49,7 +51,7 @@ def head_logits(model: EmotionModel, embeddings: np.ndarray) -> np.ndarray:
 
 def clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
                 window_s: float, batch_size: int = 16, device: str | torch.device = "cpu",
-                valid_only: bool = True) -> np.ndarray:
+                valid_only: bool = True, cache=None) -> np.ndarray:
     """Per-clip emotion logits (paper §3): each clip alone, padded to ``window_s``, logits averaged
     over the clip's valid frames (``valid_only``) or over all frames.
 
@@ -57,13 +59,14 @@ def clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[
         float32 array (N, 8) aligned with ``table``'s rows.
     """
     return head_logits(model, clip_embeddings(model, table, corpus_roots, window_s=window_s,
-                                              batch_size=batch_size, device=device, valid_only=valid_only))
+                                              batch_size=batch_size, device=device, valid_only=valid_only,
+                                              cache=cache))
 
 
 @torch.no_grad()
 def packed_clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
                        window_s: float, fill: float = 0.8, seed: int = 0, batch_size: int = 8,
-                       device: str | torch.device = "cpu") -> np.ndarray:
+                       device: str | torch.device = "cpu", cache=None) -> np.ndarray:
     """Per-clip logits with each clip placed inside packed context, as in training (Algorithm 1):
     clips are packed into windows of ``window_s`` and each clip's logits are averaged over its own
     span. Comparing with :func:`clip_logits` measures the train/test mismatch.
@@ -76,7 +79,7 @@ def packed_clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: M
 
     model.eval()
     table = table.reset_index(drop=True)
-    ds = ClipDataset(table, corpus_roots, max_seconds=window_s)
+    ds = ClipDataset(table, corpus_roots, max_seconds=window_s, cache=cache)
     out = np.zeros((len(table), model.head.out_features), dtype=np.float32)
     windows = pack_windows(table["duration_s"].to_numpy(), window_s=window_s, fill=fill, seed=seed)
     rng = np.random.default_rng(seed)

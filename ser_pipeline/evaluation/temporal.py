@@ -25,10 +25,9 @@ import torch
 
 from ser_pipeline.audio import FRAME_RATE, SAMPLES_PER_FRAME
 from ser_pipeline.audio.features import log_mel
-from ser_pipeline.audio.io import load_clip, optional_seconds
 from ser_pipeline.emotions import SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import ban_classes, logit_adjust
-from ser_pipeline.training.data import clip_path
+from ser_pipeline.training.data import ClipDataset
 
 PAD = -1  # frame label of padding (no audio)
 
@@ -64,7 +63,7 @@ class ShiftWindow:
 
 def build_shift_windows(table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *, n_windows: int,
                         window_s: float, clips_per_window: tuple[int, int] = (2, 4),
-                        seed: int = 0) -> list[ShiftWindow]:
+                        seed: int = 0, cache=None) -> list[ShiftWindow]:
     """Build ``n_windows`` deterministic windows of clips with different emotions.
 
     For each window (one ``numpy`` generator seeded with ``seed``, so the result depends only on
@@ -81,6 +80,7 @@ def build_shift_windows(table: pd.DataFrame, corpus_roots: Mapping[str, str | Pa
         window_s: model window in seconds (e.g. 30).
         clips_per_window: (min, max) clips per window, min ≥ 2.
         seed: random seed.
+        cache: optional :class:`ser_pipeline.audio.cache.AudioCache` to read clips from.
     Returns:
         list of :class:`ShiftWindow`.
     Raises:
@@ -97,14 +97,13 @@ def build_shift_windows(table: pd.DataFrame, corpus_roots: Mapping[str, str | Pa
         raise ValueError(f"temporal windows need clips of at least 2 emotions, found {len(present)}")
     n_frames = int(round(window_s * FRAME_RATE))
     rng = np.random.default_rng(seed)
-    cache: dict[int, np.ndarray] = {}
+    clips = ClipDataset(rows, corpus_roots, cache=cache)  # the audio cache first, else the file
+    decoded: dict[int, np.ndarray] = {}
 
     def wave_of(i: int) -> np.ndarray:
-        if i not in cache:
-            r = rows.iloc[i]
-            cache[i] = load_clip(clip_path(r, corpus_roots), optional_seconds(r.get("start_s")),
-                                 optional_seconds(r.get("end_s")))
-        return cache[i]
+        if i not in decoded:
+            decoded[i] = clips.wave(i)
+        return decoded[i]
 
     windows = []
     for _ in range(n_windows):

@@ -27,8 +27,8 @@ class ClipDataset(torch.utils.data.Dataset):
     def __init__(self, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path],
                  domain_index: Mapping[str, int] | None = None, max_seconds: float | None = None,
                  cache=None):
-        """``cache``: an :class:`ser_pipeline.audio.cache.AudioCache`; clips in it are read from
-        its shards, the others decoded from the original files."""
+        """``cache``: an :class:`ser_pipeline.audio.cache.AudioCache`; clips in it (with the
+        row's own source) are read from its shards, the others decoded from the original files."""
         self.cache = cache
         self.rows = table.reset_index(drop=True).to_dict("records")
         self.roots = dict(corpus_roots)
@@ -43,9 +43,8 @@ class ClipDataset(torch.utils.data.Dataset):
 
     def wave(self, i: int) -> np.ndarray:
         r = self.rows[i]
-        if self.cache is not None and r["utterance_id"] in self.cache:
-            w = self.cache.get(r["utterance_id"])
-        else:
+        w = self.cache.clip(r) if self.cache is not None else None
+        if w is None:  # not cached, or cached from another source: decode the file
             w = load_clip(clip_path(r, self.roots), optional_seconds(r.get("start_s")),
                           optional_seconds(r.get("end_s")))
         return w[: self.max_samples] if self.max_samples else w

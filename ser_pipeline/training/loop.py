@@ -141,7 +141,8 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
         prior: training class prior, shape (8,).
         wave_fn: row index of ``train_table`` -> float32 (samples,) at 16 kHz; default decodes
             the file the row names.
-        cache: optional :class:`ser_pipeline.audio.cache.AudioCache` the default ``wave_fn`` reads from.
+        cache: optional :class:`ser_pipeline.audio.cache.AudioCache` the default ``wave_fn`` and
+            the validation pass read from.
         stop_after_steps: stop right after this optimizer step (and its checkpoint), without
             exporting: how tests simulate a killed run.
     """
@@ -262,7 +263,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
                 return TrainResult(None, step, loss_v, None, time.time() - t0, model)
         metrics = {"train/loss": loss_v}
         if dist.master and val_table is not None and not val_table.empty:
-            logits = clip_logits(model, val_table, corpus_roots, window_s=cfg.window_s, device=device)
+            logits = clip_logits(model, val_table, corpus_roots, window_s=cfg.window_s, device=device, cache=cache)
             y_true = val_table[[f"soft_{c}" for c in CLASSES]].to_numpy().argmax(1)
             val_f1 = micro_f1(y_true, logits.argmax(1))
             metrics["validation/micro_f1"] = val_f1
