@@ -171,3 +171,13 @@ def test_manifest_read_in_chunks_gives_the_same_tables(many_files, tmp_path, mon
     chunked = read_corpus("manifest", root)
     pd.testing.assert_frame_equal(chunked.manifest, whole.manifest)
     pd.testing.assert_frame_equal(chunked.rejects, whole.rejects)
+
+
+@pytest.mark.parametrize("text,problem", [("", "not a readable CSV"),
+                                          ("path,label,speaker,language\na.wav,happy,s,en\nb.wav,sad,s,en,extra\n",
+                                           "malformed CSV.*line 3")])
+def test_unreadable_manifest_csv_names_the_file(tmp_path, text, problem):
+    (tmp_path / "manifest.csv").write_text(text)
+    with pytest.raises(ValueError, match=problem) as err:
+        read_corpus("manifest", tmp_path)
+    assert str(tmp_path / "manifest.csv") in str(err.value)

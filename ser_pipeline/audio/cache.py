@@ -103,8 +103,7 @@ SOURCE_COLUMNS = ("path", "start_s", "end_s")
 
 
 def _source_columns(row: Mapping) -> dict:
-    return {"path": str(row["path"]), "start_s": optional_seconds(row.get("start_s")),
-            "end_s": optional_seconds(row.get("end_s"))}
+    return dict(zip(SOURCE_COLUMNS, clip_source(row), strict=True))
 
 
 def clip_source(row: Mapping) -> tuple[str, float | None, float | None]:

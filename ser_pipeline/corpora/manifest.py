@@ -103,7 +103,10 @@ def manifest_chunks(root: Path, manifest_file: str | None = None,
             chunks = (batch.to_pandas() for batch in pf.iter_batches(batch_size=rows))
         else:  # UTF-8 or Latin-1 text: a non-UTF-8 manifest must not crash the scan
             options = dict(dtype=str, keep_default_na=False, encoding=text_encoding(path))
-            columns = list(pd.read_csv(path, nrows=0, **options).columns)
+            try:
+                columns = list(pd.read_csv(path, nrows=0, **options).columns)
+            except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+                raise ValueError(f"{path}: not a readable CSV table: {exc}") from exc
             chunks = _csv_chunks(path, rows, options)
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
@@ -118,8 +121,11 @@ def manifest_chunks(root: Path, manifest_file: str | None = None,
 
 
 def _csv_chunks(path: Path, rows: int, options: dict) -> Iterator[pd.DataFrame]:
-    with pd.read_csv(path, chunksize=rows, **options) as reader:  # closes the file on error too
-        yield from reader
+    try:
+        with pd.read_csv(path, chunksize=rows, **options) as reader:  # closes the file on error too
+            yield from reader
+    except pd.errors.ParserError as exc:  # e.g. a line with more fields than the header
+        raise ValueError(f"{path}: malformed CSV: {exc}") from exc
 
 
 def load_manifest_file(root: Path, manifest_file: str | None = None) -> pd.DataFrame:
