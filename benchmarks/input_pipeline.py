@@ -1,7 +1,8 @@
 """Input pipeline throughput: seconds of audio delivered per second, augmentations on.
 
-Arms, measured in this run on the same generated 48 kHz corpus (RAVDESS layout):
-  * baseline: clips decoded from the original 48 kHz files and resampled (soxr HQ) per clip;
+Arms, measured in this run on the same generated corpus, once at 48 kHz (RAVDESS layout) and once
+at 44.1 kHz (SAVEE layout):
+  * baseline: clips decoded from the original 48 / 44.1 kHz files and resampled (soxr HQ) per clip;
   * ours: clips read from the audio cache (16 kHz int16 shards, memory-mapped);
 each through PackedWindowStream (Algorithm 1 packing, waveform augmentation p = 0.2 each, window
 assembly), with 1..N persistent DataLoader workers (the training loader, ``window_loader``) over
@@ -50,23 +51,29 @@ def main() -> None:
     ap.add_argument("--clips-per-class", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=3)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "ravdess"
-        synth_corpus("ravdess", root, speakers=args.speakers, per_class=args.clips_per_class)
-        m, _ = read_corpus("ravdess", root)
-        table = add_soft_labels(m, corpus_mean_intensity(m))
-        build_corpus_cache(table, root, Path(tmp) / "cache" / "ravdess")
-        original = ClipDataset(table, {"ravdess": root}).wave
-        cached = ClipDataset(table, {"ravdess": root}, cache=AudioCache(Path(tmp) / "cache", ["ravdess"])).wave
-        WaveformAugmenter(AugmentConfig())(np.zeros(16000, np.float32), seed=0)  # warm librosa's lazy import
-        hours = table["duration_s"].sum() / 3600
-        print(f"input pipeline: {len(table)} clips ({hours:.2f} h) at 48 kHz, augmentations on, 30 s windows")
-        for w in args.workers:
-            base = throughput(table, original, w, args.epochs)
-            ours = throughput(table, cached, w, args.epochs)
-            print(f"  {w} worker(s): baseline original 48 kHz files {base:8.0f} s audio/s ({base / w:7.0f} per worker);"
-                  f" ours from cache {ours:8.0f} s audio/s ({ours / w:7.0f} per worker); ratio {ours / base:.2f}x")
-
+    # (corpus layout, its sample rate, synth options): 48 kHz and 44.1 kHz sources
+    arms = [("ravdess", 48000, {"speakers": args.speakers, "per_class": args.clips_per_class}),
+            # SAVEE has 4 speakers and shorter clips: 5.5x the files per class gives about the same hours
+            ("savee", 44100, {"speakers": 4, "per_class": round(5.5 * args.clips_per_class)})]
+    WaveformAugmenter(AugmentConfig())(np.zeros(16000, np.float32), seed=0)  # warm librosa's lazy import
+    for name, rate, options in arms:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp) / name
+            synth_corpus(name, root, **options)
+            m, _ = read_corpus(name, root)
+            assert set(m["sample_rate"]) == {rate}, (name, set(m["sample_rate"]))
+            table = add_soft_labels(m, corpus_mean_intensity(m))
+            build_corpus_cache(table, root, Path(tmp) / "cache" / name)
+            original = ClipDataset(table, {name: root}).wave
+            cached = ClipDataset(table, {name: root}, cache=AudioCache(Path(tmp) / "cache", [name])).wave
+            hours = table["duration_s"].sum() / 3600
+            khz = f"{rate / 1000:g} kHz"
+            print(f"input pipeline: {len(table)} {name} clips ({hours:.2f} h) at {khz}, augmentations on, 30 s windows")
+            for w in args.workers:
+                base = throughput(table, original, w, args.epochs)
+                ours = throughput(table, cached, w, args.epochs)
+                print(f"  {w} worker(s): baseline original {khz} files {base:8.0f} s audio/s ({base / w:7.0f} per worker);"
+                      f" ours from cache {ours:8.0f} s audio/s ({ours / w:7.0f} per worker); ratio {ours / base:.2f}x")
 
 if __name__ == "__main__":
     main()
