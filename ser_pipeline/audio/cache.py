@@ -116,8 +116,8 @@ class AudioCache:
 
     def __init__(self, cache_root: str | Path, corpora: Iterable[str] | None = None):
         self.root = Path(cache_root)
-        self._where: dict[str, tuple[str, int, int, int]] = {}
-        self._source: dict[str, tuple[str, float | None, float | None]] = {}
+        # utterance id -> (corpus, shard, offset, length, source the clip was decoded from)
+        self._where: dict[str, tuple[str, int, int, int, tuple[str, float | None, float | None]]] = {}
         self._scale: dict[str, float | None] = {}
         self._shards: dict[tuple[str, int], np.ndarray] = {}
         names = list(corpora) if corpora is not None else [p.name for p in self.root.iterdir() if p.is_dir()] \
@@ -135,8 +135,8 @@ class AudioCache:
             for uid, shard, off, n, *src in zip(idx.utterance_id, idx.shard, idx.offset, idx.length,
                                                 *(idx[c] for c in SOURCE_COLUMNS), strict=True):
                 if n >= 0:
-                    self._where[uid] = (name, int(shard), int(off), int(n))
-                    self._source[uid] = clip_source(dict(zip(SOURCE_COLUMNS, src, strict=True)))
+                    source = clip_source(dict(zip(SOURCE_COLUMNS, src, strict=True)))
+                    self._where[uid] = (name, int(shard), int(off), int(n), source)
 
     def __contains__(self, utterance_id: str) -> bool:
         return utterance_id in self._where
@@ -146,7 +146,7 @@ class AudioCache:
 
     def get(self, utterance_id: str) -> np.ndarray:
         """The clip as float32 at 16 kHz, shape (samples,)."""
-        name, shard, off, n = self._where[utterance_id]
+        name, shard, off, n, _ = self._where[utterance_id]
         key = (name, shard)
         if key not in self._shards:
             self._shards[key] = np.load(self.root / name / f"shard_{shard:05d}.npy", mmap_mode="r")
@@ -157,10 +157,10 @@ class AudioCache:
     def clip(self, row: Mapping) -> np.ndarray | None:
         """The clip of a table row (float32 at 16 kHz, shape (samples,)), or None when the cache
         does not hold its utterance id or holds it decoded from another source (stale)."""
-        uid = row["utterance_id"]
-        if uid not in self._where or self._source[uid] != clip_source(row):
+        where = self._where.get(row["utterance_id"])
+        if where is None or where[4] != clip_source(row):
             return None
-        return self.get(uid)
+        return self.get(row["utterance_id"])
 
     def __getstate__(self):  # DataLoader workers re-open their own memory maps
         state = self.__dict__.copy()

@@ -234,8 +234,6 @@ class TableBuilder:
         path = str(path)
         rel = self.rel(path)
         waiting = self._waiting.get(rel, 0)
-        if not waiting:  # a rel with queued rows is claimed already
-            self._claimed.add(rel)
         values = scores if type(scores) is list else np.asarray(scores, dtype=np.float64).ravel().tolist()
         # Plain-Python checks (numpy reductions on 8 numbers cost more than the rest of the row).
         # The scores are >= 0, so their sum is finite exactly when none is NaN or inf.
@@ -246,7 +244,8 @@ class TableBuilder:
         self._queued.append(_Queued(path, rel, f"{self.spec.name}/{key}", values, speaker, language,
                                     source_label, gender, official_split, n_raters, start_s, end_s, extra))
         self._waiting[rel] = waiting + 1
-        if not waiting:
+        if not waiting:  # a rel with queued rows is claimed and being probed already
+            self._claimed.add(rel)
             self._prober.request(rel, path)
         if len(self._queued) >= 64:
             self._drain()
