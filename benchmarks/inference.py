@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from ser_pipeline.audio.features import log_mel
-from ser_pipeline.training.config import ModelConfig
-from ser_pipeline.training.model import EmotionModel, build_encoder
+from ser_pipeline.model import EmotionModel, ModelConfig
+from ser_pipeline.model.encoder import build_encoder
 
 SIZES = {  # d_model, layers, heads, ffn (whisper tiny/base/medium encoder shapes)
     "tiny": (384, 4, 6, 1536),

@@ -25,7 +25,7 @@ from ser_pipeline.audio.cache import AudioCache, build_corpus_cache
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from ser_pipeline.synth import synth_corpus
-from ser_pipeline.training.data import ClipDataset
+from ser_pipeline.audio.clips import ClipDataset
 from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
 
 

@@ -2,7 +2,7 @@
 
 Durations are drawn per corpus from a log-normal with the corpus's mean duration (Table 1, the
 zero-shot sets EMO-DB, AESDD, URDU and MASC excluded): 309,355 clips. The packer
-(:func:`ser_pipeline.training.packing.pack_windows`) is timed against the straightforward
+(:func:`ser_pipeline.audio.packing.pack_windows`) is timed against the straightforward
 sorted list + bisect + list.pop baseline in the same run, on one core.
 
     PYTHONPATH=$PWD python benchmarks/packing.py [--sigma 0.5] [--repeat 3] [--no-baseline]
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ser_pipeline.training.packing import clip_frames, pack_windows, pack_windows_baseline
+from ser_pipeline.audio.packing import clip_frames, pack_windows, pack_windows_baseline
 
 #: Table 1 training corpora: (samples, mean duration in seconds).
 TABLE1_TRAIN: dict[str, tuple[int, float]] = {

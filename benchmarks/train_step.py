@@ -24,9 +24,10 @@ import time
 
 import torch
 
-from ser_pipeline.training.config import ModelConfig
+from ser_pipeline.model import EmotionModel, ModelConfig
+from ser_pipeline.model.encoder import build_encoder, enable_gradient_checkpointing
 from ser_pipeline.training.losses import domain_loss_from_frame_logits, emotion_loss
-from ser_pipeline.training.model import EmotionModel, TrainingModel, build_encoder, enable_gradient_checkpointing
+from ser_pipeline.training.training_model import TrainingModel
 
 SIZES = {  # d_model, layers, heads, ffn
     "tiny": (64, 2, 2, 256),
@@ -61,11 +62,11 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     d, layers, heads, ffn = SIZES[args.size]
     mcfg = ModelConfig(d_model=d, encoder_layers=layers, encoder_attention_heads=heads, encoder_ffn_dim=ffn,
-                       num_mel_bins=args.n_mels, freeze_front_end=True)
+                       num_mel_bins=args.n_mels, freeze_front_end="true")
     torch.manual_seed(0)
     model = EmotionModel(build_encoder(mcfg, args.window_s), n_domains=args.n_domains, freeze=True)
     if args.grad_checkpointing:
-        enable_gradient_checkpointing(model)
+        enable_gradient_checkpointing(model.encoder)
     model.to(device).train()
     net = TrainingModel(model, "grl", 0.01)
     params = [p for p in model.parameters() if p.requires_grad]

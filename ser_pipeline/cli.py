@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 DEMO_CORPORA = ("ravdess", "crema_d", "manifest", "emodb")
@@ -41,43 +42,77 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_model(ref: str) -> Path:
-    """A local export folder for a path, or for an MLflow ``models:/``/``runs:/`` URI (resolved by
-    the orchestration shell, which the core only reaches by name)."""
-    if ref.startswith(("models:/", "runs:/", "mlflow-artifacts:")):
-        import importlib
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:")
+#: what ``ser predict`` uses without ``--model``: the registered model's best version so far
+DEFAULT_MODEL = "models:/ser_emotion_model@champion"
 
-        return importlib.import_module("ser_pipeline.defs.mlflow_model").download_export(ref)
+#: resolves an MLflow model reference to a local export folder (the orchestration shell's job)
+Resolver = Callable[[str], Path]
+
+
+def resolve_model(ref: str, resolve_reference: Resolver | None = None) -> Path:
+    """A local export folder for a path, or for an MLflow ``models:/``/``runs:/`` reference through
+    ``resolve_reference`` (the installed ``ser`` command passes the MLflow one; the core has none).
+
+    Raises:
+        SystemExit: one line naming the reference and the problem.
+    """
+    if ref.startswith(MLFLOW_SCHEMES):
+        if resolve_reference is None:
+            raise SystemExit(f"ser predict: {ref} is an MLflow model reference; this entry point has no MLflow "
+                             "resolver (run the installed `ser` command, or pass an export folder)")
+        try:
+            return resolve_reference(ref)
+        except Exception as exc:  # the registry's own errors: say which reference failed and why
+            raise SystemExit(f"ser predict: cannot resolve {ref}: {exc}") from None
     path = Path(ref)
+    if not path.exists():
+        raise SystemExit(f"ser predict: model {path} does not exist")
     if not (path / "ser_model.json").exists():
         raise SystemExit(f"ser predict: {path} is not a model export (no ser_model.json)")
     return path
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
+def _cmd_predict(args: argparse.Namespace, resolve_reference: Resolver | None = None) -> int:
     import json as _json
 
+    from ser_pipeline.audio.io import AudioDecodeError
     from ser_pipeline.emotions import CLASSES
     from ser_pipeline.inference import plot_timeline, predict_file, write_timeline
-    from ser_pipeline.training.loop import load_exported
+    from ser_pipeline.model.export import load_model
 
-    model, meta = load_exported(_resolve_model(args.model), device=args.device)
-    many = len(args.audio) > 1
+    ref = args.model or DEFAULT_MODEL
+    export = resolve_model(ref, resolve_reference)
+    model, meta = load_model(export, device=args.device)
+    print(f"model: {ref}" + (f" ({export})" if str(export) != ref else "") +
+          f"; window {model.window_s:g} s, {model.n_mels} mel bins", file=sys.stderr)
+    many, failed = len(args.audio) > 1, 0
     for audio in args.audio:
-        pred = predict_file(model, meta, audio, hop_s=args.hop, ban=args.ban, device=args.device)
+        if not Path(audio).is_file():
+            print(f"ser predict: {audio}: no such audio file", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            pred = predict_file(model, meta, audio, hop_s=args.hop, ban=args.ban)
+        except AudioDecodeError as exc:
+            print(f"ser predict: {audio}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
         probs = ", ".join(f"{c} {p:.2f}" for c, p in sorted(zip(CLASSES, pred.clip_probs), key=lambda x: -x[1])[:3])
         print(f"{audio}: {pred.top}  ({probs}; {pred.duration_s:.1f} s, {len(pred.frame_probs)} frames at 50 Hz)")
         stem = Path(audio).stem
         if args.out:
             out = Path(args.out)
-            write_timeline(pred, out.with_name(f"{out.stem}_{stem}{out.suffix}") if many else out)
+            written = write_timeline(pred, out.with_name(f"{out.stem}_{stem}{out.suffix}") if many else out)
+            print(f"  timeline: {written}", file=sys.stderr)
         if args.plot:
             png = Path(args.plot)
-            plot_timeline(pred, png.with_name(f"{png.stem}_{stem}{png.suffix}") if many else png)
+            written = plot_timeline(pred, png.with_name(f"{png.stem}_{stem}{png.suffix}") if many else png)
+            print(f"  plot: {written}", file=sys.stderr)
         if args.json:
             print(_json.dumps({"path": audio, "top": pred.top,
                                "clip_probs": dict(zip(CLASSES, map(float, pred.clip_probs)))}))
-    return 0
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo_data)
     p = sub.add_parser("predict", help="emotion of audio files and their 50 Hz timeline")
     p.add_argument("audio", nargs="+", help="audio files (any length, sample rate, channel count)")
-    p.add_argument("--model", required=True, help="export folder, or models:/NAME/VERSION, runs:/ID/pyfunc_model")
+    p.add_argument("--model", default=None,
+                   help=f"export folder, or models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/pyfunc_model "
+                        f"(default: {DEFAULT_MODEL})")
     p.add_argument("--out", help="timeline file (.csv or .json); several inputs get _<stem> suffixes")
     p.add_argument("--plot", help="timeline plot (.png)")
     p.add_argument("--ban", nargs="*", default=[], metavar="CLASS", help="classes never to predict")
@@ -113,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, resolve_reference: Resolver | None = None) -> int:
+    """Run the ``ser`` command; ``resolve_reference`` turns MLflow model references into export
+    folders (the orchestration shell's ``ser_pipeline.defs.cli`` passes it)."""
     args = build_parser().parse_args(argv)
+    if args.func is _cmd_predict:
+        return _cmd_predict(args, resolve_reference)
     return args.func(args)
 
 

@@ -1,9 +1,9 @@
 """Audio file -> per-frame emotion timeline (50 Hz) and a per-clip prediction.
 
 Any length, sample rate and channel count: the file is decoded to 16 kHz mono
-(:func:`ser_pipeline.audio.io.load_clip`), cut into windows of the model's context
-``meta["window_s"]`` with a hop (default half a window), and the frame logits of overlapping
-windows are averaged. Probabilities are the softmax after logit adjustment with the training prior
+(:func:`ser_pipeline.audio.io.load_clip`), cut into windows of the model's own context
+(``model.window_s``) with a hop (default half a window), and the frame logits of overlapping
+windows are averaged (:func:`ser_pipeline.model.long_audio.frame_logits_long`). Probabilities are the softmax after logit adjustment with the training prior
 (Menon et al. 2021, τ = 1) and banning (−1e27 on banned classes, paper §3.1).
 
 50 Hz: 1 frame = 320 samples = 20 ms; frame i covers [i·0.02, (i+1)·0.02) s.
@@ -21,14 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ser_pipeline.audio import FRAME_RATE, SAMPLE_RATE, SAMPLES_PER_FRAME
-from ser_pipeline.audio.features import log_mel
+from ser_pipeline.audio import FRAME_RATE, SAMPLE_RATE
 from ser_pipeline.audio.io import load_clip
 from ser_pipeline.emotions import CLASS_INDEX, CLASSES, N_CLASSES, RELEASED_PRIOR
 from ser_pipeline.evaluation.metrics import ban_classes, logit_adjust
-from ser_pipeline.training.model import valid_frames
+from ser_pipeline.model.emotion_model import EmotionModel
+from ser_pipeline.model.long_audio import frame_logits_long, window_starts
+
+__all__ = ["Prediction", "frame_logits_long", "plot_timeline", "predict_file", "timeline_frame", "window_starts",
+           "write_timeline"]
 
 
 @dataclasses.dataclass
@@ -87,56 +89,14 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
-def window_starts(n_samples: int, window_samples: int, hop_samples: int) -> list[int]:
-    """Start samples of the windows covering ``n_samples``: 0, hop, 2·hop, ... until one reaches the end."""
-    starts = [0]
-    while starts[-1] + window_samples < n_samples:
-        starts.append(starts[-1] + hop_samples)
-    return starts
-
-
-@torch.no_grad()
-def frame_logits_long(model: torch.nn.Module, wave: np.ndarray, *, window_s: float, hop_s: float | None = None,
-                      device: str | torch.device = "cpu", batch_size: int = 4) -> np.ndarray:
-    """Raw frame logits of a 16 kHz mono waveform of any length, (samples,) -> float32 (T, 8).
-
-    T = ⌈samples / 320⌉. Windows of ``window_s`` start every ``hop_s`` (rounded to whole frames;
-    default ``window_s / 2``); each frame's logits are the mean over the windows that contain it.
-    """
-    n = len(wave)
-    win = int(round(window_s * SAMPLE_RATE))
-    hop_s = window_s / 2 if hop_s is None else hop_s
-    hop = max(1, int(round(hop_s * FRAME_RATE))) * SAMPLES_PER_FRAME
-    if hop > win:
-        raise ValueError(f"hop_s ({hop_s}) must not exceed the window ({window_s} s): frames would be skipped")
-    n_frames_total = max(1, -(-n // SAMPLES_PER_FRAME))
-    model_frames = int(model.n_frames)
-    acc = np.zeros((n_frames_total, N_CLASSES), dtype=np.float64)
-    count = np.zeros(n_frames_total, dtype=np.int64)
-    starts = window_starts(n, win, hop)
-    n_mels = model.encoder.config.num_mel_bins
-    model.eval()
-    for b in range(0, len(starts), batch_size):
-        chunk_starts = starts[b: b + batch_size]
-        chunks = [wave[s: s + win] for s in chunk_starts]
-        feats = log_mel(chunks, window_s=window_s, n_mels=n_mels, device=device)
-        logits = model(feats)[0].float().cpu().numpy()  # (B, model_frames, 8)
-        for j, s in enumerate(chunk_starts):
-            f0 = s // SAMPLES_PER_FRAME
-            nv = min(valid_frames(len(chunks[j]), model_frames), n_frames_total - f0)
-            acc[f0: f0 + nv] += logits[j, :nv]
-            count[f0: f0 + nv] += 1
-    return (acc / np.maximum(count, 1)[:, None]).astype(np.float32)
-
-
-def predict_file(model: torch.nn.Module, meta: Mapping, path: str | Path, *, hop_s: float | None = None,
-                 ban: Iterable[str | int] = (), device: str | torch.device = "cpu", tau: float = 1.0,
-                 batch_size: int = 4) -> Prediction:
+def predict_file(model: EmotionModel, meta: Mapping, path: str | Path, *, hop_s: float | None = None,
+                 ban: Iterable[str | int] = (), tau: float = 1.0, batch_size: int = 4) -> Prediction:
     """Emotion timeline and clip prediction of one audio file.
 
     Args:
-        model: an ``EmotionModel`` already on ``device`` (e.g. from ``load_exported``).
-        meta: the export metadata: ``window_s`` (s) and ``prior`` (8,) (the released prior if absent).
+        model: an ``EmotionModel`` on the device to run on (e.g. from ``load_model``); its window
+            sets the context.
+        meta: the export metadata: ``prior`` (8,) (the released prior if absent).
         path: any file soundfile reads; any sample rate and channel count.
         hop_s: seconds between window starts. (Default: ``window_s / 2``)
         ban: class names (or indices) never to predict (−1e27 on their logits).
@@ -147,11 +107,10 @@ def predict_file(model: torch.nn.Module, meta: Mapping, path: str | Path, *, hop
         AudioDecodeError: unreadable audio; ValueError: bad ``ban`` or ``hop_s``.
     """
     allowed = _allowed(ban)
-    window_s = float(meta["window_s"])
     prior = meta.get("prior")
     prior = np.asarray(RELEASED_PRIOR if prior is None else prior, dtype=np.float64)
     wave = load_clip(path)
-    raw = frame_logits_long(model, wave, window_s=window_s, hop_s=hop_s, device=device, batch_size=batch_size)
+    raw = frame_logits_long(model, wave, hop_s=hop_s, batch_size=batch_size)
     frame_probs = _softmax(ban_classes(logit_adjust(raw, prior, tau), allowed))
     clip = raw.mean(axis=0, keepdims=True)  # mean logits over the valid frames
     clip_probs = _softmax(ban_classes(logit_adjust(clip, prior, tau), allowed))[0]

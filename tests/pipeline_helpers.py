@@ -7,8 +7,8 @@ import dagster as dg
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 
-TINY_TRAIN = {"epochs": 2, "batch_size": 8, "lr": 0.001, "window_s": 4.0, "d_model": 32,
-              "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64}
+TINY_TRAIN = {"epochs": 2, "batch_size": 8, "lr": 0.001, "window_s": 4.0,
+              "model": {"d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64}}
 
 
 def pipeline_resources(corpora_root: Path, tmp_path: Path, mlflow_uri: str) -> dict:

@@ -11,8 +11,8 @@ from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.synth import synth_corpus
 
-TINY_TRAIN = {"epochs": 1, "batch_size": 8, "lr": 0.001, "window_s": 4.0, "d_model": 32, "encoder_layers": 1,
-              "encoder_attention_heads": 2, "encoder_ffn_dim": 64}
+TINY_TRAIN = {"epochs": 1, "batch_size": 8, "lr": 0.001, "window_s": 4.0,
+              "model": {"d_model": 32, "encoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 64}}
 
 
 def test_every_registered_corpus_has_a_reader_and_a_generator():

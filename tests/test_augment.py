@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ser_pipeline.audio.augment import TRANSFORMS, AugmentConfig, Echo, WaveformAugmenter
-from ser_pipeline.training.packing import assemble_window
+from ser_pipeline.audio.packing import assemble_window
 
 SR = 16000
 

@@ -8,7 +8,7 @@ from ser_pipeline.audio.cache import AudioCache, build_corpus_cache
 from ser_pipeline.audio.io import load_clip
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
-from ser_pipeline.training.data import ClipDataset, collate_clips
+from ser_pipeline.audio.clips import ClipDataset, collate_clips
 
 
 @pytest.fixture(scope="module")

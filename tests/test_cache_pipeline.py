@@ -22,7 +22,7 @@ MODEL_AND_EVALUATION = ["emotion_model", *(f"evaluation/{s}" for s in EVAL_SETS)
 
 def run_config(use_cache: bool) -> dict:
     ops = {"emotion_model": {"config": {**TINY_TRAIN, "use_audio_cache": use_cache, "register_model": False,
-                                        "extra": '{"log_every": 1}'}},
+                                        "log_every": 1}},
            "temporal_evaluation": {"config": {"use_audio_cache": use_cache}},
            **{f"evaluation__{s}": {"config": {"use_audio_cache": use_cache}} for s in EVAL_SETS}}
     if not use_cache:  # the first run also builds the cache, bit-exact (float32)

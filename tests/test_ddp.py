@@ -48,9 +48,10 @@ def test_two_gloo_ranks_agree_after_a_step(tmp_path):
     for k in a["state"]:
         assert torch.equal(a["state"][k], b["state"][k]), k
     # and training did move the weights (the step was not a no-op)
-    from ser_pipeline.training.loop import build_model
+    from ser_pipeline.model import build_model
     from train_helpers import tiny_config
 
     torch.manual_seed(0)
-    init = build_model(tiny_config(epochs=1), n_domains=3).state_dict()
+    cfg = tiny_config(epochs=1)
+    init = build_model(cfg.model, cfg.window_s, n_domains=3).state_dict()
     assert not torch.equal(init["head.weight"], a["state"]["head.weight"])

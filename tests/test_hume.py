@@ -9,8 +9,10 @@ from ser_pipeline.corpora import read_corpus
 from ser_pipeline.corpora.hume_prosody import TARGET_COLUMNS
 from ser_pipeline.emotions import RELEASED_PRIOR
 from ser_pipeline.training.config import TrainConfig
-from ser_pipeline.training.finetune import finetune_regression, load_finetuned, predict_targets, regression_metrics
-from ser_pipeline.training.loop import build_model, export_model
+from ser_pipeline.evaluation.metrics import regression_metrics
+from ser_pipeline.model import build_model, export_model, load_model
+from ser_pipeline.model.clips import clip_sigmoid
+from ser_pipeline.training.finetune import finetune_regression
 
 
 def test_reader_targets_and_test_rows(corpus_factory, tmp_path):
@@ -39,16 +41,16 @@ def test_finetune_on_nine_targets(corpus_factory, tmp_path):
     m, _ = read_corpus("hume_prosody", root)
     cfg = TrainConfig.from_dict({"window_s": 4.0, "device": "cpu", "model": {"d_model": 16, "encoder_layers": 1,
                                  "encoder_attention_heads": 2, "encoder_ffn_dim": 32}})
-    export = export_model(build_model(cfg), cfg, tmp_path / "base", prior=RELEASED_PRIOR, domain_vocab=[])
+    export = export_model(build_model(cfg.model, cfg.window_s), tmp_path / "base", prior=RELEASED_PRIOR)
     ft = TrainConfig.from_dict({"epochs": 2, "batch_size": 2, "lr": 1e-3, "device": "cpu"})
     result = finetune_regression(export, m[m.official_split == "train"], m[m.official_split == "devel"],
-                                 {"hume_prosody": root}, list(TARGET_COLUMNS), ft, tmp_path / "ft")
+                                 {"hume_prosody": root}, list(TARGET_COLUMNS), ft, tmp_path / "ft",
+                                 devel_scorer=regression_metrics)
     assert result.steps >= 1 and np.isfinite(result.final_loss)
     assert set(result.devel) >= {"pearson_mean", "spearman_mean", "argmax_micro_f1", "pearson"}
-    model, meta = load_finetuned(result.export_dir)
+    model, meta = load_model(result.export_dir)
     assert model.head.out_features == 9 and model.domain_head is None
-    p = predict_targets(model, m[m.official_split == "test"], {"hume_prosody": root}, window_s=meta["window_s"],
-                        device="cpu")
+    p = clip_sigmoid(model, m[m.official_split == "test"], {"hume_prosody": root})
     assert p.shape == (12, 9) and ((p > 0) & (p < 1)).all()  # sigmoid outputs
 
 

@@ -20,7 +20,7 @@ from ser_pipeline.inference import (
     write_timeline,
 )
 from ser_pipeline.training.config import TrainConfig
-from ser_pipeline.training.loop import build_model
+from ser_pipeline.model import build_model
 
 META = {"window_s": 4.0, "prior": [1 / 8] * 8}
 
@@ -28,7 +28,8 @@ META = {"window_s": 4.0, "prior": [1 / 8] * 8}
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return build_model(TrainConfig.from_dict({"window_s": 4.0})).eval()
+    cfg = TrainConfig.from_dict({"window_s": 4.0})
+    return build_model(cfg.model, cfg.window_s).eval()
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_banned_class_never_top(model, stereo_file):
 def test_overlapping_frames_are_averaged(model):
     # 6 s wave, window 4 s, hop 2 s: windows start at 0 and 2 s (frames 0-199 and 100-299)
     wave = 0.1 * np.random.default_rng(1).standard_normal(96000).astype(np.float32)
-    out = frame_logits_long(model, wave, window_s=4.0)
+    out = frame_logits_long(model, wave)
     with torch.no_grad():
         z = model(log_mel([wave[:64000], wave[32000:96000]], window_s=4.0))[0].numpy()
     assert out.shape == (300, 8)

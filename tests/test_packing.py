@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_pipeline.training.packing import (assemble_window, clip_frames, pack_windows,
+from ser_pipeline.audio.packing import (assemble_window, clip_frames, pack_windows,
                                            pack_windows_baseline)
 
 L = 30.0

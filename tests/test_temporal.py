@@ -84,11 +84,12 @@ def test_build_shift_windows(held_out):
 
 def test_frame_predictions_and_evaluate(held_out):
     from ser_pipeline.training.config import TrainConfig
-    from ser_pipeline.training.loop import build_model
+    from ser_pipeline.model import build_model
 
     table, roots = held_out
     windows = build_shift_windows(table, roots, n_windows=2, window_s=2.0, seed=0)
-    model = build_model(TrainConfig.from_dict({"window_s": 2.0}))
+    cfg = TrainConfig.from_dict({"window_s": 2.0})
+    model = build_model(cfg.model, cfg.window_s)
     allowed = np.zeros(8, dtype=bool)
     allowed[[CLASSES.index("anger"), CLASSES.index("sadness")]] = True
     preds = frame_predictions(model, windows, prior=np.full(8, 1 / 8), allowed=allowed)

@@ -8,7 +8,8 @@ import torch
 
 from ser_pipeline.emotions import RELEASED_PRIOR
 from ser_pipeline.training.checkpoint import list_checkpoints
-from ser_pipeline.training.loop import build_model, load_exported, train
+from ser_pipeline.model import build_model, load_model
+from ser_pipeline.training.loop import train
 from train_helpers import DOMAINS, ToneWaves, tiny_config, tiny_table
 
 
@@ -40,7 +41,7 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path, capfd):
     assert "batch 2, step 2" in capfd.readouterr().err  # it did continue from the step-2 checkpoint
     assert resumed.steps == full.steps
     assert _same(resumed.model, full.model)
-    model, meta = load_exported(full.export_dir)
+    model, meta = load_model(full.export_dir)
     assert meta["labels"][0] == "happiness" and len(meta["prior"]) == 8
     assert _same(model, full.model)
 
@@ -53,7 +54,7 @@ def test_frame_loss_paper_domain_mode_and_checkpointing_run(tmp_path):
 
 def test_released_state_dict_loads(tmp_path):
     cfg = tiny_config()
-    src = build_model(cfg, n_domains=0)
+    src = build_model(cfg.model, cfg.window_s, n_domains=0)
     torch.nn.init.normal_(src.head.weight)
     with torch.no_grad():
         src.logit_scaling.fill_(2.5)
@@ -61,12 +62,13 @@ def test_released_state_dict_loads(tmp_path):
     assert {k.split(".")[0] for k in state} == {"encoder", "head", "logit_scaling"}
     torch.save(state, tmp_path / "released.pt")
     cfg = tiny_config(model={**cfg.to_dict()["model"], "released_checkpoint": str(tmp_path / "released.pt")})
-    model = build_model(cfg, n_domains=3)
+    model = build_model(cfg.model, cfg.window_s, n_domains=3)
     assert torch.equal(model.head.weight, src.head.weight) and float(model.logit_scaling.detach()) == 2.5
     assert all(torch.equal(a, b) for a, b in zip(model.encoder.parameters(), src.encoder.parameters()))
     torch.save({"head.weight": torch.zeros(8, 16)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="missing"):
-        build_model(tiny_config(model={**cfg.to_dict()["model"], "released_checkpoint": str(tmp_path / "bad.pt")}))
+        bad = tiny_config(model={**cfg.to_dict()["model"], "released_checkpoint": str(tmp_path / "bad.pt")})
+        build_model(bad.model, bad.window_s)
 
 
 def test_persistent_workers_train_the_same_weights_as_in_process(tmp_path):

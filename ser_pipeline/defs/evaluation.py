@@ -2,7 +2,6 @@
 whole Table 2 + heatmap + confusion matrices) and ``temporal_evaluation`` (emotion-shift windows),
 all logged to the emotion model's MLflow run."""
 
-from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -64,9 +63,9 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
             context.add_output_metadata({"status": "no rows (skipped)"})
             return {"set": name, "n": 0}
         from ser_pipeline.evaluation.protocol import clip_embeddings, head_logits, packed_clip_logits
-        from ser_pipeline.training.loop import load_exported
+        from ser_pipeline.model.export import load_model
 
-        model, meta = load_exported(emotion_model["export_dir"])
+        model, meta = load_model(emotion_model["export_dir"])
         roots = corpora.roots(CORPUS_NAMES)
         cache = audio_cache(data_dir, roots, config.use_audio_cache)
         prior = np.array(meta["prior"])
@@ -74,7 +73,7 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
         allowed = scored_classes(y_true)
 
         # one encoder pass: the trained and the random head share the encoder (heads are linear)
-        emb = clip_embeddings(model, rows, roots, window_s=meta["window_s"], batch_size=config.batch_size,
+        emb = clip_embeddings(model, rows, roots, batch_size=config.batch_size,
                               valid_only=config.valid_frames_only, cache=cache)
 
         def score() -> dict:
@@ -83,7 +82,7 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
         trained = score()
         packed = None
         if config.packed_context:
-            packed = evaluate_predictions(packed_clip_logits(model, rows, roots, window_s=meta["window_s"], cache=cache),
+            packed = evaluate_predictions(packed_clip_logits(model, rows, roots, cache=cache),
                                           y_true, allowed, prior, config.tau)
         model.reset_head(RANDOM_HEAD_SEED)  # the paper's "Random F1": same encoder, fresh head
         random = score()
@@ -121,10 +120,9 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
     """Table 2 in the paper's layout (sets as columns; Random F1, Micro F1, the eight emotions as
     rows, "-" where banned) as CSV + Markdown, a heatmap PNG and a confusion PNG per set, and the
     model card (label order, training corpora and counts, prior, metrics)."""
-    import json
-
     from ser_pipeline.evaluation.model_card import model_card, training_counts
     from ser_pipeline.evaluation.report import build_table2, format_table2, table_markdown, write_report
+    from ser_pipeline.model.export import read_export_meta
 
     present = {r["set"]: r for r in results.values() if r.get("n")}
     if not present:
@@ -134,7 +132,7 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
     out_dir = data_dir.base() / "reports" / context.run_id
     paths = write_report(trained, out_dir, random=random)
     table_md = table_markdown(build_table2(trained, random))
-    meta = json.loads((Path(emotion_model["export_dir"]) / "ser_model.json").read_text())
+    meta = read_export_meta(emotion_model["export_dir"])
     card = model_card(name="ser_emotion_model", train_counts=training_counts(splits), prior=meta["prior"],
                       table2_markdown=table_md, train_config=meta.get("train_config", {}),
                       mlflow_run_id=emotion_model["mlflow_run_id"])
@@ -168,15 +166,15 @@ def temporal_evaluation(context: dg.AssetExecutionContext, config: TemporalConfi
     frame accuracy at 50 Hz and change-point precision/recall/F1 within ±tolerance, trained model
     vs random head."""
     from ser_pipeline.evaluation.temporal import build_shift_windows, evaluate_temporal, frame_predictions
-    from ser_pipeline.training.loop import load_exported
+    from ser_pipeline.model.export import load_model
 
     held_out = splits[splits["split"].isin(["validation", "test", "zero_shot"])]
     if held_out.empty:
         raise dg.Failure("no held-out rows to build temporal windows from")
-    model, meta = load_exported(emotion_model["export_dir"])
+    model, meta = load_model(emotion_model["export_dir"])
     roots = corpora.roots(CORPUS_NAMES)
     windows = build_shift_windows(held_out, roots, n_windows=config.n_windows,
-                                  window_s=meta["window_s"], seed=config.seed,
+                                  window_s=model.window_s, seed=config.seed,
                                   cache=audio_cache(data_dir, roots, config.use_audio_cache),
                                   clips_per_window=(config.clips_per_window_min, config.clips_per_window_max))
     prior = np.array(meta["prior"])

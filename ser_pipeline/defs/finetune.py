@@ -3,8 +3,6 @@
 mean: the paper's 0.511 figure), Spearman ρ and micro F1 of the argmax, and writes predictions
 for the unlabelled test rows to CSV."""
 
-import json
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -12,17 +10,15 @@ import pandas as pd
 from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
+from ser_pipeline.defs.train_config import to_train_config, train_config_class
 
 GROUP = "hume_prosody"
 
 
-class HumeFinetuneConfig(dg.Config):
-    epochs: int = 5
-    batch_size: int = 8
-    lr: float = 3e-4
-    seed: int = 0
-    device: str = "auto"
-    extra: str = "{}"  # JSON object of other TrainConfig fields
+class HumeFinetuneConfig(train_config_class("HumeFinetuneTrainConfig", epochs=5)):
+    """Every ``TrainConfig`` field for the fine-tune (the window and encoder are the emotion
+    model's, so ``window_s`` and ``model`` are not used), plus where clips are read from."""
+
     use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it holds them
 
 
@@ -48,7 +44,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
                        mlflow: MlflowResource) -> dict:
     """The emotion model with its heads replaced by a 9-output head (sigmoid + MSE), fine-tuned on
     Hume-Prosody's train rows with the same packing and augmentation."""
-    from ser_pipeline.training.config import TrainConfig
+    from ser_pipeline.evaluation.metrics import regression_metrics
     from ser_pipeline.training.finetune import finetune_regression
 
     if hume.empty:
@@ -56,8 +52,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
         context.add_output_metadata({"status": "absent (skipped)"})
         return {"status": "absent"}
     cols = _target_columns(hume)
-    cfg = TrainConfig.from_dict({"epochs": config.epochs, "batch_size": config.batch_size, "lr": config.lr,
-                                 "seed": config.seed, "device": config.device, **json.loads(config.extra)})
+    cfg = to_train_config(config, {"use_audio_cache"})
     tracking_uri = mlflow.ensure_available(context.log)
     roots = corpora.roots(CORPUS_NAMES)
     out_dir = data_dir.base() / "models" / f"hume_{context.run_id}"
@@ -68,7 +63,8 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
 
         result = finetune_regression(emotion_model["export_dir"], _labelled(hume, "train"), _labelled(hume, "devel"),
                                      roots, cols, cfg, out_dir, callback=DagsterMlflowCallback(context, mlflow, run_id),
-                                     cache=audio_cache(data_dir, roots, config.use_audio_cache))
+                                     cache=audio_cache(data_dir, roots, config.use_audio_cache),
+                                     devel_scorer=regression_metrics)
         mlflow.log_artifacts(run_id, result.export_dir, "model")
     context.add_output_metadata({"mlflow_run_id": run_id, "mlflow_tracking_uri": tracking_uri,
                                  "export_dir": dg.MetadataValue.path(str(result.export_dir)),
@@ -82,28 +78,27 @@ def hume_prosody_devel(context: dg.AssetExecutionContext, hume_prosody_model: di
                        corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource) -> dict:
     """Table 3 on the devel split: Pearson r per dimension and mean, Spearman ρ, argmax micro F1;
     predictions for the test rows (no labels) in ``hume_prosody_test_predictions.csv``."""
-    from ser_pipeline.training.finetune import load_finetuned, predict_targets, regression_metrics
-    from ser_pipeline.training.loop import resolve_device
+    from ser_pipeline.evaluation.metrics import regression_metrics
+    from ser_pipeline.model.clips import clip_sigmoid
+    from ser_pipeline.model.export import load_model
+    from ser_pipeline.training.steps import resolve_device
 
     if hume_prosody_model.get("status") == "absent":
         context.add_output_metadata({"status": "absent (skipped)"})
         return {"status": "absent"}
     cols = _target_columns(hume)
-    model, meta = load_finetuned(hume_prosody_model["export_dir"])
-    device = resolve_device("auto")
-    model.to(device)
+    model, meta = load_model(hume_prosody_model["export_dir"], device=resolve_device("auto"))
     roots = corpora.roots(CORPUS_NAMES)
     devel = _labelled(hume, "devel")
     cache = audio_cache(data_dir, roots)
-    pred = predict_targets(model, devel, roots, window_s=meta["window_s"], device=device, cache=cache)
-    metrics = regression_metrics(pred, devel[cols].to_numpy(dtype=np.float32), meta["targets"])
+    pred = clip_sigmoid(model, devel, roots, cache=cache)
+    metrics = regression_metrics(pred, devel[cols].to_numpy(dtype=np.float32), meta["labels"])
     test = hume[hume["official_split"] == "test"]
     out = data_dir.base() / "reports" / context.run_id / "hume_prosody_test_predictions.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    test_pred = predict_targets(model, test, roots, window_s=meta["window_s"], device=device, cache=cache) if len(test) else \
-        np.zeros((0, len(cols)))
-    pd.DataFrame(test_pred, columns=meta["targets"]).assign(utterance_id=test["utterance_id"].to_numpy())[
-        ["utterance_id", *meta["targets"]]].to_csv(out, index=False, float_format="%.6f")
+    test_pred = clip_sigmoid(model, test, roots, cache=cache) if len(test) else np.zeros((0, len(cols)))
+    pd.DataFrame(test_pred, columns=meta["labels"]).assign(utterance_id=test["utterance_id"].to_numpy())[
+        ["utterance_id", *meta["labels"]]].to_csv(out, index=False, float_format="%.6f")
     run_id = hume_prosody_model["mlflow_run_id"]
     flat = {"hume/devel/pearson_mean": metrics["pearson_mean"], "hume/devel/spearman_mean": metrics["spearman_mean"],
             "hume/devel/argmax_micro_f1": metrics["argmax_micro_f1"]}

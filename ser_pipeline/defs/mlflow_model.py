@@ -17,9 +17,9 @@ class SerEmotionPyfunc(mlflow.pyfunc.PythonModel):
     (labels order) and ``timeline`` (JSON: frame times in s and per-frame probabilities at 50 Hz)."""
 
     def load_context(self, context) -> None:
-        from ser_pipeline.training.loop import load_exported
+        from ser_pipeline.model.export import load_model
 
-        self.model, self.meta = load_exported(context.artifacts["export"])
+        self.model, self.meta = load_model(context.artifacts["export"])
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         from ser_pipeline.emotions import CLASSES
@@ -52,10 +52,10 @@ def log_and_register(run_id: str, export_dir: str | Path, tracking_uri: str,
 
 
 def download_export(uri: str, tracking_uri: str | None = None) -> Path:
-    """A local export folder for ``models:/name/version`` or ``runs:/id/pyfunc_model`` URIs."""
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    """A local export folder for ``models:/name/version``, ``models:/name@alias`` or
+    ``runs:/id/pyfunc_model`` URIs, read from ``tracking_uri`` (the process's default if None)."""
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking_uri,
+                                                          registry_uri=tracking_uri))
     for candidate in (local / "artifacts" / "export", local / "export", local):
         if (candidate / "ser_model.json").exists():
             return candidate

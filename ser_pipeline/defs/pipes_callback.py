@@ -67,7 +67,8 @@ class PipesCallback:
             items = [Param(k, str(v)[:6000]) for k, v in params.items()]
             for i in range(0, len(items), 100):
                 self.mlflow.log_batch(self.run_id, params=items[i: i + 100])
-        self.pipes.log.info(f"training with {len(params)} parameters")
+        self.pipes.log.info(f"training {params.get('n_parameters', 0):,} model parameters "
+                           f"({params.get('n_trainable_parameters', 0):,} trainable)")
 
     def on_result(self, result: dict[str, Any]) -> None:
         """The final result (export dir, steps, validation F1) for the asset to return."""

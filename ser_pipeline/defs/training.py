@@ -20,6 +20,7 @@ from ser_pipeline.defs.cache import audio_cache, cache_dir
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
+from ser_pipeline.defs.train_config import to_train_config, train_config_class
 from ser_pipeline.training.config import TrainConfig
 
 GROUP = "training"
@@ -28,40 +29,20 @@ GPU_OP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits
 PIPES_CALLBACK = "ser_pipeline.defs.pipes_callback:PipesCallback"
 
 
-class EmotionModelConfig(dg.Config):
-    """Training hyper-parameters (see ser_pipeline.training.config.TrainConfig for all fields)."""
+class EmotionModelConfig(train_config_class("EmotionModelTrainConfig")):
+    """Every training field of ``ser_pipeline.training.config.TrainConfig`` (``model:`` nested),
+    plus how this asset launches and records the run."""
 
-    epochs: int = 3
-    batch_size: int = 8
-    lr: float = 3e-4
-    window_s: float = 30.0
-    seed: int = 0
-    device: str = "auto"
-    pretrained_dir: str | None = None  # local whisper-medium save_pretrained folder
-    d_model: int = 64
-    encoder_layers: int = 2
-    encoder_attention_heads: int = 2
-    encoder_ffn_dim: int = 256
-    extra: str = "{}"  # JSON object of any other TrainConfig fields, e.g. '{"grad_clip": 0.5}'
     launcher: str = "pipes"  # pipes (subprocess, as in a pod) | in_process (debugging)
     nproc_per_node: int = 1  # > 1: torchrun with this many processes (one per GPU)
     use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it exists
     register_model: bool = True  # log a pyfunc model and register it as "ser_emotion_model"
 
     def to_train_config(self) -> TrainConfig:
-        try:
-            extra = json.loads(self.extra or "{}")
-        except json.JSONDecodeError as exc:
-            raise dg.Failure(f"emotion_model.extra is not valid JSON: {exc}") from exc
-        model = {"pretrained_dir": self.pretrained_dir, "d_model": self.d_model,
-                 "encoder_layers": self.encoder_layers, "encoder_attention_heads": self.encoder_attention_heads,
-                 "encoder_ffn_dim": self.encoder_ffn_dim, **extra.pop("model", {})}
-        d = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "window_s": self.window_s,
-             "seed": self.seed, "device": self.device, **extra, "model": model}
-        try:
-            return TrainConfig.from_dict(d)
-        except (ValueError, TypeError) as exc:
-            raise dg.Failure(f"emotion_model config: {exc}") from exc
+        return to_train_config(self, LAUNCH_FIELDS)
+
+
+LAUNCH_FIELDS = {"launcher", "nproc_per_node", "use_audio_cache", "register_model"}
 
 
 class DagsterMlflowCallback:

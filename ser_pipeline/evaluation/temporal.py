@@ -24,10 +24,10 @@ import pandas as pd
 import torch
 
 from ser_pipeline.audio import FRAME_RATE, SAMPLES_PER_FRAME
-from ser_pipeline.audio.features import log_mel
 from ser_pipeline.emotions import SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import ban_classes, logit_adjust
-from ser_pipeline.training.data import ClipDataset
+from ser_pipeline.audio.clips import ClipDataset
+from ser_pipeline.model.emotion_model import EmotionModel
 
 PAD = -1  # frame label of padding (no audio)
 
@@ -130,26 +130,24 @@ def build_shift_windows(table: pd.DataFrame, corpus_roots: Mapping[str, str | Pa
 
 
 @torch.no_grad()
-def frame_predictions(model: torch.nn.Module, windows: Sequence[ShiftWindow], device: str | torch.device = "cpu",
-                      *, prior: np.ndarray | None = None, allowed: np.ndarray | None = None, tau: float = 1.0,
+def frame_predictions(model: EmotionModel, windows: Sequence[ShiftWindow], *, prior: np.ndarray | None = None, allowed: np.ndarray | None = None, tau: float = 1.0,
                       batch_size: int = 8) -> list[np.ndarray]:
     """Per-frame argmax of the model run on each whole window.
 
     Args:
-        model: an ``EmotionModel`` (frame logits (B, n_frames, 8)); its window must be the windows'.
+        model: an ``EmotionModel``; its window must be the windows' (checked).
         prior: training prior (8,) for logit adjustment z − τ·log p (Menon et al. 2021); None = off.
         allowed: bool (8,) classes that may be predicted (others +(−1e27), §3.1); None = all.
     Returns:
         one int64 array (n_valid,) per window: predicted class of each frame that holds audio.
     """
     model.eval()
-    n_mels = model.encoder.config.num_mel_bins
     out = []
     for b in range(0, len(windows), batch_size):
         batch = windows[b: b + batch_size]
-        feats = log_mel([w.wave for w in batch], window_s=batch[0].window_s, n_mels=n_mels, device=device)
-        logits, _ = model(feats)
-        logits = logits.float().cpu().numpy()  # (B, n_frames, 8)
+        if any(abs(w.window_s - model.window_s) > 1e-9 for w in batch):
+            raise ValueError(f"shift windows of {batch[0].window_s} s do not fit the model's {model.window_s} s")
+        logits = model.frame_logits([w.wave for w in batch]).cpu().numpy()  # (B, n_frames, 8)
         for j, w in enumerate(batch):
             z = logits[j, : w.n_valid]
             if prior is not None:

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ser_pipeline.model.config import ModelConfig, encoder_frames
 
-@dataclasses.dataclass
-class ModelConfig:
-    """The Whisper encoder. ``pretrained_dir`` (a local ``save_pretrained`` folder) wins over the
-    random-init dimensions below; nothing is ever fetched from a hub."""
-
-    pretrained_dir: str | None = None  # local folder of WhisperModel.save_pretrained (e.g. whisper-medium)
-    d_model: int = 64  # tiny demo default; whisper-medium = 1024
-    encoder_layers: int = 2  # whisper-medium = 24
-    encoder_attention_heads: int = 2  # whisper-medium = 16
-    encoder_ffn_dim: int = 256  # whisper-medium = 4096
-    num_mel_bins: int = 80
-    dropout: float = 0.0
-    # Paper §2.5 freezes the convs of a *pretrained* Whisper. A frozen *random* conv front end
-    # drowns the audio under the positional embeddings (measured: a tiny encoder does not learn),
-    # so "auto" freezes when weights are loaded and trains the convs when randomly initialised.
-    freeze_front_end: bool | str = "auto"  # auto | true | false
-    released_checkpoint: str | None = None  # a released state_dict (encoder.*, head.*, logit_scaling)
+__all__ = ["ModelConfig", "TrainConfig", "load_config_file"]
 
 
 @dataclasses.dataclass
@@ -75,14 +61,8 @@ class TrainConfig:
         """Build from a (possibly partial) dict; unknown keys raise ``ValueError`` naming them."""
         d = dict(d)
         model = d.pop("model", {}) or {}
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training config field(s) {unknown}; known: {sorted(known)}")
-        mknown = {f.name for f in dataclasses.fields(ModelConfig)}
-        munknown = sorted(set(model) - mknown)
-        if munknown:
-            raise ValueError(f"unknown model config field(s) {munknown}; known: {sorted(mknown)}")
+        _refuse_unknown(d, cls, "training config")
+        _refuse_unknown(model, ModelConfig, "model config")
         cfg = cls(**d, model=ModelConfig(**model))
         cfg.validate()
         return cfg
@@ -91,6 +71,7 @@ class TrainConfig:
         """Refuse out-of-range values with a message naming the field."""
         if self.window_s < 1.0:
             raise ValueError(f"window_s must be >= 1 s, found {self.window_s}")
+        encoder_frames(self.window_s)  # a whole number of 50 Hz frames
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, found {self.epochs}")
         if self.batch_size < 1:
@@ -114,6 +95,18 @@ class TrainConfig:
         AccumulationSchedule(self.accumulation)
         AugmentConfig.from_dict(self.augment)
         SpecAugmentConfig(**self.specaugment).validate()
+
+
+def _refuse_unknown(d: dict[str, Any], cls: type, what: str) -> None:
+    """``ValueError`` naming each unknown key, with the closest known field as a suggestion."""
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, known, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"unknown {what} field {', '.join(hints)}; known: {', '.join(sorted(known))}")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

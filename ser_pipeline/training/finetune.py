@@ -3,37 +3,38 @@
 The emotion model's heads are removed and a new linear head with one output per target is
 initialised; its span-mean output goes through a sigmoid and is trained with mean squared error
 against the targets in [0, 1]. Data go through the same Algorithm 1 packing, waveform
-augmentation and SpecAugment as emotion training; AdamW with the one-cycle cosine schedule.
-(Single process: the fine-tune set is small; DDP lives in :mod:`ser_pipeline.training.loop`.)
+augmentation and SpecAugment as emotion training, and the same optimizer step
+(:mod:`ser_pipeline.training.steps`: AMP, gradient accumulation, AdamW with the one-cycle cosine
+schedule). Single process: the fine-tune set is small.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
-from torch import nn
 
 from ser_pipeline.audio.augment import AugmentConfig, WaveformAugmenter
-from ser_pipeline.audio.features import log_mel
-from ser_pipeline.audio.specaugment import SpecAugmentConfig, spec_augment
-from ser_pipeline.evaluation.metrics import pearson_per_dim, spearman_per_dim
+from ser_pipeline.audio.clips import ClipDataset
+from ser_pipeline.audio.specaugment import SpecAugmentConfig
+from ser_pipeline.model.clips import clip_sigmoid
+from ser_pipeline.model.emotion_model import EmotionModel, span_mean_logits
+from ser_pipeline.model.export import export_model, load_model
 from ser_pipeline.training.callbacks import PrintCallback, TrainCallback
 from ser_pipeline.training.config import TrainConfig
-from ser_pipeline.training.data import ClipDataset, collate_clips
-from ser_pipeline.training.loop import load_exported, resolve_device, seed_everything
-from ser_pipeline.training.losses import span_mean_logits
-from ser_pipeline.training.model import EmotionModel, valid_frames
 from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
-from ser_pipeline.training.schedule import one_cycle_cosine
+from ser_pipeline.training.schedule import AccumulationSchedule
+from ser_pipeline.training.steps import (LossFn, Optimization, accumulated_steps, amp_dtype, autocast,
+                                         resolve_device, seed_everything, window_features)
+
+#: (predictions (N, T), targets (N, T), target names) -> metrics dict with a "pearson_mean" entry
+DevelScorer = Callable[[np.ndarray, np.ndarray, Sequence[str]], dict]
 
 
 @dataclasses.dataclass
@@ -41,59 +42,24 @@ class FinetuneResult:
     export_dir: Path
     steps: int
     final_loss: float
-    devel: dict  # metrics on the development rows (see :func:`regression_metrics`)
+    devel: dict  # what ``devel_scorer`` returned on the development rows after the last epoch
     seconds: float
     model: EmotionModel | None = None  # the fine-tuned model (head = one output per target)
 
 
-def replace_head(model: EmotionModel, n_outputs: int, seed: int) -> EmotionModel:
-    """Drop the emotion and domain heads; a fresh seeded Linear(d_model, n_outputs) head."""
-    torch.manual_seed(seed)
-    model.head = nn.Linear(model.encoder.config.d_model, n_outputs)
-    model.domain_head = None
-    with torch.no_grad():
-        model.logit_scaling.fill_(1.0)
-    return model
-
-
-@torch.no_grad()
-def predict_targets(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
-                    window_s: float, device: torch.device, batch_size: int = 16, cache=None) -> np.ndarray:
-    """Sigmoid of the mean head output over each clip's valid frames, one clip per window: (N, T)."""
-    model.eval()
-    ds = ClipDataset(table, corpus_roots, max_seconds=window_s, cache=cache)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate_clips)
-    out = np.zeros((len(ds), model.head.out_features), dtype=np.float32)
-    for waves, _s, _d, idx in loader:
-        logits, _ = model(log_mel(waves, window_s=window_s, n_mels=model.encoder.config.num_mel_bins, device=device))
-        for j, w in enumerate(waves):
-            out[int(idx[j])] = torch.sigmoid(logits[j, : valid_frames(len(w), model.n_frames)].mean(0)).cpu().numpy()
-    return out
-
-
-def regression_metrics(pred: np.ndarray, target: np.ndarray, names: Sequence[str]) -> dict:
-    """Pearson r and Spearman ρ per dimension and their means (Table 3's "Corr" is the mean
-    Pearson r), and micro F1 of the argmax dimension (= accuracy of the top dimension)."""
-    r = pearson_per_dim(pred, target)
-    rho = spearman_per_dim(pred, target)
-    return {
-        "pearson_mean": float(np.nanmean(r)), "spearman_mean": float(np.nanmean(rho)),
-        "argmax_micro_f1": float((pred.argmax(1) == target.argmax(1)).mean()) if len(pred) else 0.0,
-        "pearson": {n: float(v) for n, v in zip(names, r, strict=True)},
-        "spearman": {n: float(v) for n, v in zip(names, rho, strict=True)},
-        "n": int(len(pred)),
-    }
-
-
 def finetune_regression(export_dir: str | Path, train_table: pd.DataFrame, devel_table: pd.DataFrame,
                         corpus_roots: Mapping[str, str | Path], target_columns: Sequence[str], cfg: TrainConfig,
-                        out_dir: str | Path, *, callback: TrainCallback | None = None, cache=None) -> FinetuneResult:
+                        out_dir: str | Path, *, callback: TrainCallback | None = None, cache=None,
+                        devel_scorer: DevelScorer | None = None) -> FinetuneResult:
     """Fine-tune the exported emotion model on ``target_columns`` (values in [0, 1]).
 
     Args:
-        export_dir: the emotion model export (:func:`ser_pipeline.training.loop.export_model`).
+        export_dir: the emotion model export (:func:`ser_pipeline.model.export.export_model`).
         train_table, devel_table: rows with the target columns filled.
-        cfg: window, packing, augmentation and optimisation settings (model dims are the export's).
+        cfg: packing, augmentation and optimisation settings. The window and the encoder are the
+            export's (``cfg.window_s`` and ``cfg.model`` are not used).
+        devel_scorer: scores the devel predictions after each epoch (e.g.
+            :func:`ser_pipeline.evaluation.metrics.regression_metrics`); None = no scoring.
     """
     cfg.validate()
     if train_table.empty:
@@ -102,74 +68,54 @@ def finetune_regression(export_dir: str | Path, train_table: pd.DataFrame, devel
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     names = [c.removeprefix("hume_") for c in target_columns]
-    model, meta = load_exported(export_dir)
-    window_s = float(meta["window_s"])
-    model = replace_head(model, len(target_columns), cfg.seed).to(device)
+    model, _meta = load_model(export_dir, device=device)
+    model.replace_head(len(target_columns), cfg.seed)
     train_table = train_table.reset_index(drop=True)
     targets = train_table[list(target_columns)].to_numpy(dtype=np.float32)
     aug = AugmentConfig.from_dict(cfg.augment)
     stream = PackedWindowStream(train_table["duration_s"].to_numpy(), targets,
                                 np.full(len(train_table), -1), ClipDataset(train_table, corpus_roots, cache=cache).wave,
-                                batch_size=cfg.batch_size, window_s=window_s, fill=cfg.fill,
+                                batch_size=cfg.batch_size, window_s=model.window_s, fill=cfg.fill,
                                 augmenter=WaveformAugmenter(aug) if aug.enabled else None, seed=cfg.seed)
     counts = [len(stream.batches(e)) for e in range(cfg.epochs)]
     loader = window_loader(stream, num_workers=cfg.num_workers, prefetch_factor=cfg.prefetch_factor,
                            persistent_workers=cfg.persistent_workers, pin_memory=device.type == "cuda",
                            seed=cfg.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = one_cycle_cosine(opt, cfg.lr, max(1, sum(counts)), pct_start=cfg.pct_start)
-    spec_cfg = SpecAugmentConfig(**cfg.specaugment)
+    accum = AccumulationSchedule(cfg.accumulation)
+    dtype = amp_dtype(cfg.amp, device)
+    optim = Optimization.build(model, cfg, accum.optimizer_steps(counts), device, dtype)
+    loss_fn = _regression_loss_fn(model, SpecAugmentConfig(**cfg.specaugment), device, dtype)
     cb.on_params({"task": "regression", "targets": ",".join(names), "n_train": len(train_table),
-                  "n_devel": len(devel_table), "epochs": cfg.epochs, "lr": cfg.lr, "window_s": window_s})
+                  "n_devel": len(devel_table), "epochs": cfg.epochs, "lr": cfg.lr, "window_s": model.window_s})
     t0, step, loss_v, devel = time.time(), 0, float("nan"), {}
     for epoch in range(cfg.epochs):
         model.train()
         stream.set_epoch(epoch, 0, counts[epoch])
-        for b, batch in zip(range(counts[epoch]), loader, strict=False):
-            feats = log_mel(batch["audio"].numpy(), window_s=window_s, n_mels=model.encoder.config.num_mel_bins,
-                            device=device)
-            mel_mask = batch["frame_mask"].repeat_interleave(2, dim=1)[:, : feats.shape[-1]]
-            feats = spec_augment(feats, spec_cfg, torch.Generator().manual_seed(cfg.seed * 100003 + step), mel_mask)
-            logits, _ = model(feats)
-            pred = torch.sigmoid(span_mean_logits(logits, batch["spans"].to(device)))
-            loss = F.mse_loss(pred, batch["clip_targets"].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
-            if sched.last_epoch < sum(counts):
-                sched.step()
+        for _b, loss_v, _parts in accumulated_steps(model, loader, optim, loss_fn, start=0, n=counts[epoch],
+                                                    factor=accum.factor(epoch), seed=cfg.seed, rank=0, epoch=epoch):
             step += 1
-            loss_v = float(loss.detach())
             if step % cfg.log_every == 0:
-                cb.on_step(step, {"finetune/mse": loss_v, "finetune/lr": opt.param_groups[0]["lr"]})
-        if not devel_table.empty:
-            p = predict_targets(model, devel_table, corpus_roots, window_s=window_s, device=device, cache=cache)
-            devel = regression_metrics(p, devel_table[list(target_columns)].to_numpy(dtype=np.float32), names)
+                cb.on_step(step, {"finetune/mse": loss_v, "finetune/lr": optim.lr})
+        if devel_scorer is not None and not devel_table.empty:
+            p = clip_sigmoid(model, devel_table, corpus_roots, cache=cache)
+            devel = devel_scorer(p, devel_table[list(target_columns)].to_numpy(dtype=np.float32), names)
         cb.on_epoch(epoch, {"finetune/mse": loss_v, **({"devel/pearson_mean": devel["pearson_mean"]} if devel else {})})
-    export = Path(out_dir) / "export"
-    export.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              str(export / "model.safetensors"))
-    model.encoder.config.to_json_file(str(export / "whisper_config.json"))
-    (export / "ser_finetune.json").write_text(json.dumps({"task": "regression", "targets": names,
-                                                          "target_columns": list(target_columns),
-                                                          "window_s": window_s, "base_model": str(export_dir),
-                                                          "train_config": cfg.to_dict()}, indent=2))
+    export = export_model(model, Path(out_dir) / "export", task="regression", labels=names,
+                          target_columns=list(target_columns), base_model=str(export_dir),
+                          train_config=cfg.to_dict())
     return FinetuneResult(export, step, loss_v, devel, time.time() - t0, model)
 
 
-def load_finetuned(export_dir: str | Path, device: str | torch.device = "cpu") -> tuple[EmotionModel, dict]:
-    """Load a model written by :func:`finetune_regression` -> (model in eval mode, metadata)."""
-    from safetensors.torch import load_file
-    from transformers import WhisperConfig
-    from transformers.models.whisper.modeling_whisper import WhisperEncoder
+def _regression_loss_fn(model: EmotionModel, spec_cfg: SpecAugmentConfig, device: torch.device,
+                        dtype: torch.dtype | None) -> LossFn:
+    """MSE between the sigmoid of each clip's span-mean head output and its targets."""
 
-    export_dir = Path(export_dir)
-    meta = json.loads((export_dir / "ser_finetune.json").read_text())
-    model = EmotionModel(WhisperEncoder(WhisperConfig.from_json_file(str(export_dir / "whisper_config.json"))),
-                         n_classes=len(meta["targets"]))
-    model.load_state_dict(load_file(str(export_dir / "model.safetensors")), strict=True)
-    return model.to(device).eval(), meta
+    def loss_fn(batch: dict[str, torch.Tensor], gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        feats = window_features(model, batch, spec_cfg, gen)
+        with autocast(device, dtype):
+            logits, _ = model(feats)
+        pred = torch.sigmoid(span_mean_logits(logits, batch["spans"].to(device)))
+        loss = F.mse_loss(pred, batch["clip_targets"].to(device))
+        return loss, {"finetune/mse": float(loss.detach())}
+
+    return loss_fn

@@ -1,4 +1,4 @@
-"""The training loop (paper §2.6) and the model export.
+"""The training loop (paper §2.6): packed windows in, an exported model out.
 
 Reads top to bottom like nanoGPT's train.py: distributed setup, seeding, data (Algorithm 1
 packing per rank), model, optimizer and schedules, optional resume, then the loop.
@@ -6,11 +6,8 @@ packing per rank), model, optimizer and schedules, optional resume, then the loo
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import os
-import random
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -19,27 +16,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import save_file
 
 from ser_pipeline.audio.augment import AugmentConfig, WaveformAugmenter
-from ser_pipeline.audio.features import log_mel
-from ser_pipeline.audio.specaugment import SpecAugmentConfig, spec_augment
+from ser_pipeline.audio.clips import ClipDataset
+from ser_pipeline.audio.specaugment import SpecAugmentConfig
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
-from ser_pipeline.evaluation.metrics import micro_f1
-from ser_pipeline.evaluation.protocol import clip_logits
+from ser_pipeline.model.clips import clip_logits
+from ser_pipeline.model.emotion_model import EmotionModel, build_model
+from ser_pipeline.model.encoder import enable_gradient_checkpointing
+from ser_pipeline.model.export import export_model
 from ser_pipeline.training.callbacks import PrintCallback, TrainCallback
-from ser_pipeline.training.config import TrainConfig
 from ser_pipeline.training.checkpoint import (capture_rng, latest_valid_checkpoint, load_checkpoint, restore_rng,
                                               save_checkpoint)
-from ser_pipeline.training.data import ClipDataset
+from ser_pipeline.training.config import TrainConfig
 from ser_pipeline.training.losses import domain_loss_from_frame_logits, emotion_loss
-from ser_pipeline.training.model import (EmotionModel, TrainingModel, build_encoder, enable_gradient_checkpointing,
-                                         load_released, should_freeze)
-from ser_pipeline.training.packed_data import PackedWindowStream, mix_seed, window_loader
-from ser_pipeline.training.schedule import AccumulationSchedule, one_cycle_cosine
-
-EXPORT_WEIGHTS = "model.safetensors"
-EXPORT_META = "ser_model.json"
+from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
+from ser_pipeline.training.schedule import AccumulationSchedule
+from ser_pipeline.training.steps import (LossFn, Optimization, accumulated_steps, amp_dtype, autocast,
+                                         resolve_device, seed_everything, window_features)
+from ser_pipeline.training.training_model import TrainingModel
 
 
 @dataclasses.dataclass
@@ -52,27 +47,6 @@ class TrainResult:
     val_micro_f1: float | None
     seconds: float
     model: EmotionModel | None = None  # the trained model (unwrapped from DDP)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> cuda (this process's local GPU under torchrun) when available, else cpu."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def build_model(cfg: TrainConfig, n_domains: int = 0) -> EmotionModel:
-    """The encoder (local weights or random) plus fresh heads; a released checkpoint on top."""
-    model = EmotionModel(build_encoder(cfg.model, cfg.window_s), n_domains=n_domains, freeze=should_freeze(cfg.model))
-    if cfg.model.released_checkpoint:
-        load_released(model, cfg.model.released_checkpoint)
-    return model
 
 
 @dataclasses.dataclass
@@ -99,13 +73,6 @@ def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return d, device
-
-
-def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """bf16 on CUDA for "auto"; fp32 (None) on CPU unless asked."""
-    if amp == "off" or (amp == "auto" and device.type != "cuda"):
-        return None
-    return torch.float16 if amp == "fp16" else torch.bfloat16
 
 
 def _table_arrays(table: pd.DataFrame, domain_vocab: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,24 +143,20 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     spec_cfg = SpecAugmentConfig(**cfg.specaugment)
 
     # --- model, optimizer, schedules
-    model = build_model(cfg, n_domains=len(domain_vocab) if cfg.domain_loss != "off" else 0)
+    model = build_model(cfg.model, cfg.window_s, n_domains=len(domain_vocab) if cfg.domain_loss != "off" else 0)
     if cfg.grad_checkpointing:
-        enable_gradient_checkpointing(model)
+        enable_gradient_checkpointing(model.encoder)
     model.to(device)
     net: torch.nn.Module = TrainingModel(model, cfg.domain_loss, cfg.domain_weight)
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     accum = AccumulationSchedule(cfg.accumulation)
-    total_steps = accum.optimizer_steps(counts)
-    sched = one_cycle_cosine(opt, cfg.lr, max(1, total_steps), pct_start=cfg.pct_start)
-    amp_dtype = _amp_dtype(cfg.amp, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    dtype = amp_dtype(cfg.amp, device)
+    optim = Optimization.build(model, cfg, accum.optimizer_steps(counts), device, dtype)
 
     # --- resume: model, optimizer, scheduler, scaler, position in the stream, RNG
-    epoch0, batch0, step, loss_v, val_f1 = 0, 0, 0, float("nan"), None
+    epoch0, batch0, step, loss_v, val_acc = 0, 0, 0, float("nan"), None
     if cfg.resume:
         path = latest_valid_checkpoint(ckpt_dir)
         if path is not None:
@@ -201,9 +164,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
             if ck["classes"] != list(CLASSES):
                 raise ValueError(f"{path}: class order {ck['classes']} differs from {list(CLASSES)}")
             model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            scaler.load_state_dict(ck["scaler"])
+            optim.load_state_dict(ck)
             epoch0, batch0, step, loss_v = ck["epoch"], ck["batch"], ck["step"], ck["loss"]
             restore_rng(ck["rng"])
             if dist.master:
@@ -212,50 +173,34 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
 
     def checkpoint(epoch: int, batch: int) -> None:
         if dist.master:
-            save_checkpoint({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+            save_checkpoint({"model": model.state_dict(), **optim.state_dict(),
                              "epoch": epoch, "batch": batch, "step": step, "loss": loss_v,
                              "accumulation": accum.as_dict(), "rng": capture_rng(),
                              "config": cfg.to_dict(), "classes": list(CLASSES)},
                             ckpt_dir, step, keep=cfg.keep_checkpoints)
 
     if dist.master:
+        n_params = sum(p.numel() for p in model.parameters())
         cb.on_params({**_flatten(cfg.to_dict()), "n_train": len(train_table), "world_size": dist.world,
                       "n_validation": 0 if val_table is None else len(val_table), "n_domains": len(domain_vocab),
-                      "optimizer_steps": total_steps})
-        print(f"effective batch at epoch 0: {cfg.batch_size * accum.factor(0) * dist.world} windows "
+                      "optimizer_steps": optim.total_steps, "n_parameters": n_params,
+                      "n_trainable_parameters": sum(p.numel() for p in optim.params)})
+        print(f"training {n_params:,} model parameters ({sum(p.numel() for p in optim.params):,} trainable); "
+              f"effective batch at epoch 0: {cfg.batch_size * accum.factor(0) * dist.world} windows "
               f"= {cfg.batch_size * accum.factor(0) * dist.world * cfg.window_s:.0f} s of audio per step",
               file=sys.stderr)
+    loss_fn = _emotion_loss_fn(net, model, cfg, spec_cfg, device, dtype)
     t0 = time.time()
     for epoch in range(epoch0, cfg.epochs):
         net.train()
         factor, n = accum.factor(epoch), counts[epoch]
         start = batch0 if epoch == epoch0 else 0
         stream.set_epoch(epoch, start, n)
-        for b, batch in zip(range(start, n), loader, strict=False):
-            group_end = min(n, (b // factor + 1) * factor)  # last micro-batch of b's group
-            group_size = group_end - (b // factor) * factor
-            sync = b + 1 == group_end
-            ctx = net.no_sync() if dist.world > 1 and not sync else contextlib.nullcontext()
-            with ctx:
-                loss, parts = _micro_step_loss(net, batch, cfg, spec_cfg, device, amp_dtype,
-                                               torch.Generator().manual_seed(mix_seed(cfg.seed, dist.rank, epoch, b)))
-                scaler.scale(loss / group_size).backward()
-            if not sync:
-                continue
-            # unscale, clip, step, update (nanoGPT order)
-            scaler.unscale_(opt)
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            opt.zero_grad(set_to_none=True)
-            if sched.last_epoch < total_steps:
-                sched.step()
+        for b, loss_v, parts in accumulated_steps(net, loader, optim, loss_fn, start=start, n=n, factor=factor,
+                                                  seed=cfg.seed, rank=dist.rank, epoch=epoch, world=dist.world):
             step += 1
-            loss_v = float(loss.detach())
             if dist.master and step % cfg.log_every == 0:
-                cb.on_step(step, {"train/loss": loss_v, "train/lr": opt.param_groups[0]["lr"], **parts,
+                cb.on_step(step, {"train/loss": loss_v, "train/lr": optim.lr, **parts,
                                   "train/accumulation": factor})
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
                 checkpoint(epoch, b + 1)
@@ -263,42 +208,51 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
                 return TrainResult(None, step, loss_v, None, time.time() - t0, model)
         metrics = {"train/loss": loss_v}
         if dist.master and val_table is not None and not val_table.empty:
-            logits = clip_logits(model, val_table, corpus_roots, window_s=cfg.window_s, device=device, cache=cache)
-            y_true = val_table[[f"soft_{c}" for c in CLASSES]].to_numpy().argmax(1)
-            val_f1 = micro_f1(y_true, logits.argmax(1))
-            metrics["validation/micro_f1"] = val_f1
+            val_acc = validation_accuracy(model, val_table, corpus_roots, cache=cache)
+            metrics["validation/micro_f1"] = val_acc
         if dist.master:
             cb.on_epoch(epoch, metrics)
         checkpoint(epoch + 1, 0)
     export_dir = None
     if dist.master:
-        export_dir = export_model(model, cfg, out_dir / "export", prior=prior, domain_vocab=domain_vocab)
+        export_dir = export_model(model, out_dir / "export", task="emotion", prior=prior, domain_vocab=domain_vocab,
+                                  train_config=cfg.to_dict())
     if dist.world > 1:
         torch.distributed.barrier()
-    return TrainResult(export_dir, step, loss_v, val_f1, time.time() - t0, model)
+    return TrainResult(export_dir, step, loss_v, val_acc, time.time() - t0, model)
 
 
-def _micro_step_loss(net: torch.nn.Module, batch: dict[str, torch.Tensor], cfg: TrainConfig,
-                     spec_cfg: SpecAugmentConfig, device: torch.device, amp_dtype: torch.dtype | None,
-                     gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-    """Forward one micro-batch; returns (total loss, its parts for logging)."""
-    feats = log_mel(batch["audio"].numpy(), window_s=cfg.window_s, n_mels=cfg.model.num_mel_bins, device=device)
-    # SpecAugment over valid mel frames only (2 mel frames per encoder frame)
-    mel_mask = batch["frame_mask"].repeat_interleave(2, dim=1)[:, : feats.shape[-1]]
-    feats = spec_augment(feats, spec_cfg, gen, mel_mask)
-    spans = batch["spans"].to(device)
-    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-        logits, dom_logits = net(feats)
-    emo = emotion_loss(logits, spans, batch["clip_targets"].to(device), batch["targets"].to(device),
-                       batch["frame_mask"].to(device), mode=cfg.emotion_loss)
-    parts = {"train/ce_emo": float(emo.detach())}
-    loss = emo
-    if dom_logits is not None:
-        term, ce_dom = domain_loss_from_frame_logits(dom_logits, spans, batch["domain_ids"].to(device),
-                                                     cfg.domain_weight, cfg.domain_loss)
-        loss = loss + term
-        parts["train/ce_dom"] = float(ce_dom)
-    return loss, parts
+def validation_accuracy(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,
+                        cache=None) -> float:
+    """Share of clips whose argmax of the mean frame logits (no adjustment, no banning) is the
+    argmax of their soft label: micro F1 of single-label data. Evaluation's full protocol
+    (banning, logit adjustment, per-class F1) runs on the exported model, outside training."""
+    logits = clip_logits(model, table, corpus_roots, cache=cache)
+    y_true = table[list(SOFT_COLUMNS)].to_numpy().argmax(1)
+    return float(np.mean(logits.argmax(1) == y_true)) if len(y_true) else 0.0
+
+
+def _emotion_loss_fn(net: torch.nn.Module, model: EmotionModel, cfg: TrainConfig, spec_cfg: SpecAugmentConfig,
+                     device: torch.device, dtype: torch.dtype | None) -> LossFn:
+    """CE_emo with soft targets (+ the domain term) of one micro-batch (paper §2.6)."""
+
+    def loss_fn(batch: dict[str, torch.Tensor], gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        feats = window_features(model, batch, spec_cfg, gen)
+        spans = batch["spans"].to(device)
+        with autocast(device, dtype):
+            logits, dom_logits = net(feats)
+        emo = emotion_loss(logits, spans, batch["clip_targets"].to(device), batch["targets"].to(device),
+                           batch["frame_mask"].to(device), mode=cfg.emotion_loss)
+        parts = {"train/ce_emo": float(emo.detach())}
+        loss = emo
+        if dom_logits is not None:
+            term, ce_dom = domain_loss_from_frame_logits(dom_logits, spans, batch["domain_ids"].to(device),
+                                                         cfg.domain_weight, cfg.domain_loss)
+            loss = loss + term
+            parts["train/ce_dom"] = float(ce_dom)
+        return loss, parts
+
+    return loss_fn
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -309,43 +263,3 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v
     return out
-
-
-def export_model(model: EmotionModel, cfg: TrainConfig, export_dir: str | Path, *, prior: np.ndarray,
-                 domain_vocab: list[str]) -> Path:
-    """Write safetensors weights + the encoder config + label order + training prior."""
-    export_dir = Path(export_dir)
-    export_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(export_dir / EXPORT_WEIGHTS))
-    model.encoder.config.to_json_file(str(export_dir / "whisper_config.json"))
-    meta = {
-        "labels": list(CLASSES),
-        "prior": [float(p) for p in prior],
-        "window_s": cfg.window_s,
-        "n_domains": len(domain_vocab),
-        "domain_vocab": list(domain_vocab),
-        "train_config": cfg.to_dict(),
-    }
-    (export_dir / EXPORT_META).write_text(json.dumps(meta, indent=2))
-    return export_dir
-
-
-def load_exported(export_dir: str | Path, device: str | torch.device = "cpu") -> tuple[EmotionModel, dict]:
-    """Load a model written by :func:`export_model` -> (model in eval mode, metadata)."""
-    from safetensors.torch import load_file
-    from transformers import WhisperConfig
-    from transformers.models.whisper.modeling_whisper import WhisperEncoder
-
-    export_dir = Path(export_dir)
-    meta = json.loads((export_dir / EXPORT_META).read_text())
-    if meta.get("labels") != list(CLASSES):
-        raise ValueError(f"{export_dir}: label order {meta.get('labels')} differs from {list(CLASSES)}")
-    wcfg = WhisperConfig.from_json_file(str(export_dir / "whisper_config.json"))
-    model = EmotionModel(WhisperEncoder(wcfg), n_domains=int(meta.get("n_domains", 0)))
-    state = load_file(str(export_dir / EXPORT_WEIGHTS))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{export_dir}: weights do not match the model: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
-    return model.to(device).eval(), meta

@@ -23,24 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ser_pipeline.model.emotion_model import span_mean_logits
+
+__all__ = ["domain_adversarial_loss", "domain_loss_from_frame_logits", "emotion_loss", "frame_soft_cross_entropy",
+           "grad_reverse", "soft_cross_entropy", "span_mean_logits"]
+
 EmotionMode = Literal["clip", "frame"]
 DomainMode = Literal["grl", "paper"]
-
-
-def span_mean_logits(frame_logits: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-    """Mean of the frame logits over each span.
-
-    Args:
-        frame_logits: (B, T, C) per-frame logits.
-        spans: int (K, 3) rows ``(batch, start, end)``, frames ``start <= f < end``, end > start.
-
-    Returns:
-        float32 (K, C). Computed with a prefix sum in fp32 (O(B·T·C), no loop over clips).
-    """
-    b, t, c = frame_logits.shape
-    cs = F.pad(frame_logits.float().cumsum(1), (0, 0, 1, 0))  # (B, T+1, C), cs[:, f] = sum of frames < f
-    bi, s, e = spans[:, 0].long(), spans[:, 1].long(), spans[:, 2].long()
-    return (cs[bi, e] - cs[bi, s]) / (e - s).clamp(min=1).to(cs.dtype)[:, None]
 
 
 def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

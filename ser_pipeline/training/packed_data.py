@@ -4,7 +4,7 @@ Sharding. A DDP rank owns every ``world``-th clip of the duration-sorted table (
 ``rank, rank + world, ...``), so every rank sees the same duration distribution and packs about
 the same number of windows; a contiguous slice of the sorted table would hand one rank all the
 short clips and another all the long ones. Each rank packs its own shard with
-:func:`~ser_pipeline.training.packing.pack_windows`; DataLoader workers of a rank then own every
+:func:`~ser_pipeline.audio.packing.pack_windows`; DataLoader workers of a rank then own every
 ``num_workers``-th batch, which the DataLoader's round-robin hands back in batch order.
 
 Determinism and resume. Everything random is a pure function of (seed, epoch, rank, index): the
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ser_pipeline.audio.augment import WaveformAugmenter
-from ser_pipeline.training.packing import assemble_window, pack_windows
+from ser_pipeline.audio.packing import assemble_window, pack_windows
 
 
 def mix_seed(*parts: int) -> int:
