@@ -222,10 +222,16 @@ def test_k8s_executor_config_validates_against_the_job():
 
 
 def test_asset_op_tags_request_the_gpu():
-    """The UI's Materialize bypasses run config: the asset's own op_tags must carry the GPU request."""
-    from ser_pipeline.defs.training import GPU_OP_TAGS
+    """The UI's Materialize bypasses run config: the emotion_model asset's own op tags (as the loaded
+    definitions carry them, serialised to JSON) must request one GPU, and its op sits in the gpu pool."""
+    import json
 
-    assert GPU_OP_TAGS["dagster-k8s/config"]["container_config"]["resources"]["limits"][GPU] == 1
+    from ser_pipeline.definitions import defs
+
+    op = defs.resolve_assets_def("emotion_model").op
+    k8s = json.loads(op.tags["dagster-k8s/config"])
+    assert k8s["container_config"]["resources"]["limits"][GPU] == 1
+    assert op.pool == "gpu"
 
 
 @pytest.mark.parametrize("value", ["", "default", "DEFAULT"])
