@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export SER_DATA_DIR ?= $(CURDIR)/data
 export MLFLOW_TRACKING_URI ?= sqlite:///$(SER_DATA_DIR)/mlflow.db
 
-.PHONY: install demo test ui mlflow-ui clean
+.PHONY: install demo test test-fast ui mlflow-ui clean
 
 SER_UI_HOST ?= 127.0.0.1  # the UIs bind to loopback unless you say otherwise
 SER_UI_PORT ?= 3000
@@ -28,8 +28,14 @@ demo: $(STAMP)
 	$(VENV)/bin/dagster job execute -m ser_pipeline.definitions -j full_pipeline -c configs/demo.yaml
 	$(PY) -m ser_pipeline.defs.demo_summary
 
+# Everything (CI runs this), with the 15 slowest tests listed at the end.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+# The unit tier for a quick loop (< 2 min): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
+# subprocesses (the tests marked `e2e`, see pyproject.toml).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" --durations=10
 
 ui: $(STAMP)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(SER_UI_HOST) -p $(SER_UI_PORT)

@@ -91,6 +91,7 @@ def _materialize_corpus(name, corpora_root, data_dir, instance):
                           selection=[dg.AssetKey(["corpora", name])])
 
 
+@pytest.mark.e2e
 def test_materializing_twice_gives_byte_identical_parquet(tmp_path, bad_audio_corpus):
     root, _ = bad_audio_corpus
     corpora = tmp_path / "corpora"
