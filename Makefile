@@ -43,5 +43,11 @@ ui: $(STAMP)
 mlflow-ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(SER_UI_HOST) --port 5000
 
+# Everything the project creates: the data folder (tables, models, MLflow store), the instance's runs,
+# event logs, schedules and compute logs (dagster.yaml stays), test caches, and what a run without
+# the Makefile's variables leaves in the working directory.
 clean:
-	rm -rf $(SER_DATA_DIR) $(DAGSTER_HOME)/history $(DAGSTER_HOME)/storage $(DAGSTER_HOME)/logs
+	rm -rf $(SER_DATA_DIR)
+	find $(DAGSTER_HOME) -mindepth 1 -maxdepth 1 ! -name dagster.yaml ! -name .gitkeep -exec rm -rf {} +
+	rm -rf .pytest_cache history schedules logs storage .tmp_dagster_home_* mlruns mlartifacts mlflow.db
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
