@@ -33,9 +33,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider --durations=15
 
 # The unit tier for a quick loop (< 2 min): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
-# subprocesses (the tests marked `e2e`, see pyproject.toml).
+# subprocesses (marked `e2e`), nor the few unit tests over 10 s (marked `slow`; see pyproject.toml).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e" --durations=10
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" --durations=10
 
 ui: $(STAMP)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(SER_UI_HOST) -p $(SER_UI_PORT)

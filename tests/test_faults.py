@@ -132,11 +132,12 @@ def test_mlflow_unreachable_fails_fast_or_falls_back(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block exits: nothing listens there
-    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), probe_timeout_s=2)
-    with pytest.raises(RuntimeError, match="MLflow tracking server unreachable"):
+    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), probe_timeout_s=2,
+                          request_max_retries=0)  # retries: test_mlflow_that_hangs_fails_fast_naming_the_uri
+    with pytest.raises(RuntimeError, match=rf"MLflow tracking server unreachable at http://127.0.0.1:{port}"):
         down.ensure_available()
     local = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), on_unavailable="local",
-                           probe_timeout_s=2)
+                           probe_timeout_s=2, request_max_retries=0)
     uri = local.ensure_available()
     assert uri == f"sqlite:///{tmp_path.resolve()}/mlflow_fallback.db" and local.uri() == uri
     run_id = local.create_run("fallback", {})
