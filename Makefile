@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export SER_DATA_DIR ?= $(CURDIR)/data
 export MLFLOW_TRACKING_URI ?= sqlite:///$(SER_DATA_DIR)/mlflow.db
 
-.PHONY: install demo test ui mlflow-ui clean
+.PHONY: install demo test test-fast ui mlflow-ui clean
 
 SER_UI_HOST ?= 127.0.0.1  # the UIs bind to loopback unless you say otherwise
 SER_UI_PORT ?= 3000
@@ -28,8 +28,14 @@ demo: $(STAMP)
 	$(VENV)/bin/dagster job execute -m ser_pipeline.definitions -j full_pipeline -c configs/demo.yaml
 	$(PY) -m ser_pipeline.defs.demo_summary
 
+# Everything (CI runs this), with the 15 slowest tests listed at the end.
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+
+# The unit tier for a quick loop (< 2 min): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
+# subprocesses (marked `e2e`), nor the few unit tests over 10 s (marked `slow`; see pyproject.toml).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" --durations=10
 
 ui: $(STAMP)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(SER_UI_HOST) -p $(SER_UI_PORT)
@@ -37,5 +43,11 @@ ui: $(STAMP)
 mlflow-ui: $(STAMP)
 	$(VENV)/bin/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host $(SER_UI_HOST) --port 5000
 
+# Everything the project creates: the data folder (tables, models, MLflow store), the instance's runs,
+# event logs, schedules and compute logs (dagster.yaml stays), test caches, and what a run without
+# the Makefile's variables leaves in the working directory.
 clean:
-	rm -rf $(SER_DATA_DIR) $(DAGSTER_HOME)/history $(DAGSTER_HOME)/storage $(DAGSTER_HOME)/logs
+	rm -rf $(SER_DATA_DIR)
+	find $(DAGSTER_HOME) -mindepth 1 -maxdepth 1 ! -name dagster.yaml ! -name .gitkeep -exec rm -rf {} +
+	rm -rf .pytest_cache history schedules logs storage .tmp_dagster_home_* mlruns mlartifacts mlflow.db
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +

@@ -19,6 +19,7 @@ def test_every_registered_corpus_has_a_reader_and_a_generator():
     assert available() == list(REGISTRY)
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(1200)
 def test_full_pipeline_on_every_corpus(tmp_path):
     root = tmp_path / "corpora"

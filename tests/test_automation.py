@@ -17,6 +17,8 @@ from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.synth import synth_corpus
 
+pytestmark = pytest.mark.e2e  # real materializations and jobs: not in `make test-fast`
+
 DATA_ASSETS = [*CORPUS_ASSETS, label_intensity, smoothed_labels, splits]
 LABEL_KEYS = {"label_intensity", "smoothed_labels", "splits"}
 
@@ -61,10 +63,14 @@ def test_changed_corpus_rematerializes_exactly_its_tables(setup):
     r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
     assert requested(r, DATA_ASSETS) == set()
 
+    def version(name):
+        return instance.get_latest_data_version_record(raw_key(name)).asset_observation.data_version
+
+    before = {n: version(n) for n in ("ravdess", "emodb")}
     wav = next((root / "ravdess").rglob("*.wav"))
     os.utime(wav, ns=(time.time_ns(), time.time_ns() + 10**9))  # touch one file
     observe_all(instance, resources)
-    assert instance.get_latest_data_version_record(raw_key("ravdess")) is not None
+    assert version("ravdess") != before["ravdess"] and version("emodb") == before["emodb"]
     r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
     assert requested(r, DATA_ASSETS) == {"corpora/ravdess"} | LABEL_KEYS
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import mlflow
+import pytest
 
 from ser_pipeline.definitions import ASSETS
 from ser_pipeline.defs.corpora import CORPUS_NAMES
@@ -16,6 +17,8 @@ from ser_pipeline.synth import synth_corpus
 sys.path.insert(0, str(Path(__file__).parent))
 from pipeline_helpers import TINY_TRAIN, pipeline_resources  # noqa: E402
 
+
+pytestmark = pytest.mark.e2e  # two whole-graph materializations: not in `make test-fast`
 
 MODEL_AND_EVALUATION = ["emotion_model", *(f"evaluation/{s}" for s in EVAL_SETS), "temporal_evaluation"]
 

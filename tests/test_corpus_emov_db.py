@@ -33,6 +33,7 @@ def _check(manifest, rejects, prefix):
     assert by_path.loc[f"{prefix('josh', 'Amused')}/amused_1-28_0001.wav", "happiness"] == 1.0
 
 
+@pytest.mark.slow  # generates the default 4-speaker corpus
 def test_emov_db_sorted_layout(corpus_factory):
     root = corpus_factory("emov_db")  # default: 4 speakers, per_class 2
     manifest, rejects = read_corpus("emov_db", root)

@@ -16,6 +16,7 @@ def hard_counts(m):
     return dict(zip(CLASSES, np.bincount(m[list(CLASSES)].to_numpy().argmax(1), minlength=8).tolist(), strict=True))
 
 
+@pytest.mark.slow  # generates 82 files at 48 kHz
 def test_ravdess_speech_and_song(corpus_factory):
     root = corpus_factory("ravdess", speakers=2, per_class=2)
     m, r = read_corpus("ravdess", root)

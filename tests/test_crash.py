@@ -18,6 +18,8 @@ from ser_pipeline.labels.domains import domain_vocabulary
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from ser_pipeline.labels.splits import assign_splits, class_prior
 
+pytestmark = pytest.mark.e2e  # training subprocesses killed and resumed: not in `make test-fast`
+
 
 def make_spec(tmp_path: Path, root: Path, out: str) -> Path:
     if not (tmp_path / "splits.parquet").exists():

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 import torch
 import torch.multiprocessing as mp
+
+pytestmark = pytest.mark.e2e  # 2 spawned DDP processes: not in `make test-fast`
 
 
 def _free_port() -> int:

@@ -21,6 +21,8 @@ K8S_EXECUTOR = REPO / "deploy" / "k8s" / "k8s_job_executor.yaml"
 DEPLOY_YAML = sorted([*DOCKER.glob("*.yaml"), *(REPO / "deploy").rglob("*.yaml")])
 
 GPU = "nvidia.com/gpu"
+SECRETS = {"POSTGRES_PASSWORD", "MLFLOW_DB_PASSWORD"}  # what compose must refuse to start without
+SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN", re.I)
 
 
 def _compose_command() -> list[str] | None:
@@ -51,6 +53,24 @@ def _fields(spec) -> list[str]:
 
 def _compose() -> dict:
     return yaml.safe_load(COMPOSE.read_text())
+
+
+def _compose_env(**secrets: str) -> dict[str, str]:
+    """This process's environment without SER_/COMPOSE_ settings or the compose secrets, plus ``secrets``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SER_", "COMPOSE_")) and k not in SECRETS}
+    return {**env, **secrets}
+
+
+def _strings(obj, path=()):
+    """(key path, string) for every string in a nested dict/list (dict keys included in the path)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _strings(v, (*path, str(k)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _strings(v, (*path, str(i)))
+    elif isinstance(obj, str):
+        yield path, obj
 
 
 def _service(compose: dict, needle: str) -> tuple[str, dict]:
@@ -92,12 +112,63 @@ def test_compose_config_parses(files, tmp_path):
     cmd = _compose_command()
     if cmd is None:
         pytest.skip("no docker client with compose (neither `docker compose` nor `docker-compose`) installed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SER_", "COMPOSE_"))}
+    env = _compose_env(POSTGRES_PASSWORD="pg-secret-4711", MLFLOW_DB_PASSWORD="ml-secret-0815")
     args = [*cmd, *[a for f in files for a in ("-f", str(f))], "config"]
     out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stderr}"
     rendered = yaml.safe_load(out.stdout)
     assert {"postgres", "mlflow", "code", "webserver", "daemon"} <= set(rendered["services"])
+    for name, svc in rendered["services"].items():  # the secrets reach environments, never a command line
+        cmd_line = " ".join(map(str, svc.get("command") or []))
+        assert "pg-secret-4711" not in cmd_line and "ml-secret-0815" not in cmd_line, f"{name}: {cmd_line}"
+    assert rendered["services"]["mlflow"]["environment"]["PGPASSWORD"] == "ml-secret-0815"
+    assert rendered["services"]["code"]["environment"]["DAGSTER_POSTGRES_PASSWORD"] == "pg-secret-4711"
+
+
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_refuses_to_start_without_a_secret(missing):
+    """`docker compose config` (what `up` runs first) stops with the variable's name when it is unset."""
+    cmd = _compose_command()
+    if cmd is None:
+        pytest.skip("no docker client with compose (neither `docker compose` nor `docker-compose`) installed")
+    env = _compose_env(**{s: "x-secret" for s in SECRETS - {missing}})
+    out = subprocess.run([*cmd, "-f", str(COMPOSE), "config"], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode != 0 and missing in out.stderr, out.stderr
+
+
+def test_compose_has_no_default_secret():
+    """Every secret-named setting is a required variable (`${VAR:?message}`), no literal or `:-` default;
+    no command line carries a secret (a password in a URI, a secret variable)."""
+    compose = _compose()
+    refs = re.compile(r"\$\{([A-Z0-9_]+)([^}]*)\}")
+    for path, text in _strings(compose):
+        for var, rest in refs.findall(text):
+            if SECRET_KEY.search(var):
+                assert rest.startswith(":?") and len(rest) > 2, f"{'.'.join(path)}: ${{{var}{rest}}} is not required with a message"
+        if path and SECRET_KEY.search(path[-1]):
+            assert refs.fullmatch(text) and refs.fullmatch(text).group(2).startswith(":?"), (
+                f"{'.'.join(path)} = {text!r}: a secret must come from a required variable")
+    for name, svc in compose["services"].items():
+        for arg in map(str, svc.get("command") or []):
+            assert not re.search(r"://[^/@\s]*:[^/@\s]*@", arg), f"{name}: password in a URI on the command line: {arg}"
+            assert not any(SECRET_KEY.search(v) for v, _ in refs.findall(arg)), f"{name}: secret on the command line: {arg}"
+    assert {v for _, t in _strings(compose) for v, _ in refs.findall(t) if SECRET_KEY.search(v)} == SECRETS
+    # the MLflow server still gets its database password, through libpq's environment variable
+    _, mlflow = _service(compose, "mlflow server")
+    assert "MLFLOW_DB_PASSWORD:?" in mlflow["environment"]["PGPASSWORD"]
+
+
+def test_k8s_values_reference_kubernetes_secrets():
+    """The Helm values carry no password: the chart and its bundled Postgres read an existing Secret."""
+    values = yaml.safe_load((REPO / "deploy" / "k8s" / "values.yaml").read_text())
+    secret = values["global"]["postgresqlSecretName"]
+    assert values["generatePostgresqlPasswordSecret"] is False
+    assert values["postgresql"].get("existingSecret") == secret
+    leaked = [".".join(p) for p, _ in _strings(values) if p and SECRET_KEY.search(p[-1]) and not p[-1].endswith(
+        ("SecretName", "existingSecret", "Secrets"))]
+    assert not leaked, f"secret values in deploy/k8s/values.yaml: {leaked}"
+    for path in DEPLOY_YAML:
+        assert "change-me" not in path.read_text(), f"{path} still carries a placeholder password"
 
 
 @pytest.mark.parametrize("path", DEPLOY_YAML, ids=lambda p: str(p.relative_to(REPO)))
@@ -222,10 +293,16 @@ def test_k8s_executor_config_validates_against_the_job():
 
 
 def test_asset_op_tags_request_the_gpu():
-    """The UI's Materialize bypasses run config: the asset's own op_tags must carry the GPU request."""
-    from ser_pipeline.defs.training import GPU_OP_TAGS
+    """The UI's Materialize bypasses run config: the emotion_model asset's own op tags (as the loaded
+    definitions carry them, serialised to JSON) must request one GPU, and its op sits in the gpu pool."""
+    import json
 
-    assert GPU_OP_TAGS["dagster-k8s/config"]["container_config"]["resources"]["limits"][GPU] == 1
+    from ser_pipeline.definitions import defs
+
+    op = defs.resolve_assets_def("emotion_model").op
+    k8s = json.loads(op.tags["dagster-k8s/config"])
+    assert k8s["container_config"]["resources"]["limits"][GPU] == 1
+    assert op.pool == "gpu"
 
 
 @pytest.mark.parametrize("value", ["", "default", "DEFAULT"])

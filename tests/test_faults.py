@@ -1,7 +1,10 @@
 """Reliability: bad audio, bad manifests, idempotent tables, atomic writes, MLflow down, bad config."""
 
+import http.server
+import logging
 import os
 import socket
+import threading
 import wave
 from pathlib import Path
 
@@ -91,6 +94,7 @@ def _materialize_corpus(name, corpora_root, data_dir, instance):
                           selection=[dg.AssetKey(["corpora", name])])
 
 
+@pytest.mark.e2e
 def test_materializing_twice_gives_byte_identical_parquet(tmp_path, bad_audio_corpus):
     root, _ = bad_audio_corpus
     corpora = tmp_path / "corpora"
@@ -128,16 +132,73 @@ def test_mlflow_unreachable_fails_fast_or_falls_back(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block exits: nothing listens there
-    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), probe_timeout_s=2)
-    with pytest.raises(RuntimeError, match="MLflow tracking server unreachable"):
+    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), probe_timeout_s=2,
+                          request_max_retries=0)  # retries: test_mlflow_that_hangs_fails_fast_naming_the_uri
+    with pytest.raises(RuntimeError, match=rf"MLflow tracking server unreachable at http://127.0.0.1:{port}"):
         down.ensure_available()
     local = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), on_unavailable="local",
-                           probe_timeout_s=2)
+                           probe_timeout_s=2, request_max_retries=0)
     uri = local.ensure_available()
     assert uri == f"sqlite:///{tmp_path.resolve()}/mlflow_fallback.db" and local.uri() == uri
     run_id = local.create_run("fallback", {})
     local.log_metrics(run_id, {"x": 1.0})
     assert local.client().get_run(run_id).data.metrics == {"x": 1.0}
+
+
+@pytest.fixture()
+def hanging_mlflow():
+    """An HTTP server on 127.0.0.1 that accepts connections and answers /health with 200 but never
+    answers an API call (the hung-tracking-server fault): yields its URI."""
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            if self.path == "/health":
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"OK")
+            else:
+                release.wait(60)  # hang until the test ends
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.timeout(120)
+def test_mlflow_that_hangs_fails_fast_naming_the_uri(hanging_mlflow, tmp_path, monkeypatch, caplog):
+    """/health passes, the API hangs: the probe gives up after its short timeout and retries (each
+    retry logged), and MLflow's own client uses the configured timeout, not 4 × 120 s."""
+    for var in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.delenv(var, raising=False)  # ensure_available sets them; monkeypatch restores
+    res = MlflowResource(tracking_uri=hanging_mlflow, data_dir=str(tmp_path), probe_timeout_s=1,
+                         request_timeout_s=1, request_max_retries=1)
+    log = logging.getLogger("test_mlflow_hang")
+    with caplog.at_level(logging.WARNING, logger="test_mlflow_hang"):
+        with pytest.raises(RuntimeError, match=rf"{hanging_mlflow} accepted the connection but did not answer") as err:
+            res.ensure_available(log)
+    assert "after 2 tries" in str(err.value) and "on_unavailable: local" in str(err.value)
+    retries = [r.getMessage() for r in caplog.records if r.name == "test_mlflow_hang"]
+    assert len(retries) == 1 and "(try 1/2); retrying" in retries[0] and hanging_mlflow in retries[0]
+    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "1" and os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "1"
+    # MLflow's client now gives up after 1 s per request and one retry, and the retry reaches the log
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="test_mlflow_hang"):
+        with pytest.raises(Exception, match="127.0.0.1"):
+            res.client().search_experiments(max_results=1)
+    assert any("MLflow HTTP request retried" in r.getMessage() for r in caplog.records), caplog.text
 
 
 @pytest.mark.parametrize("field,value,message", [

@@ -115,6 +115,7 @@ def test_long_clip_cropped_at_random_offset_and_overflow_dropped():
     assert w.kept.tolist() == [0, 1] and w.domain_ids.tolist() == [10, 11]
 
 
+@pytest.mark.slow  # 6,000 packings
 def test_each_pick_is_uniform_over_the_clips_that_fit():
     """Algorithm 1 draws uniformly among the live clips that fit the remaining time (§2.4).
 

@@ -4,12 +4,15 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from ser_pipeline.corpora import get_spec, read_corpus
 from ser_pipeline.labels.domains import domain_vocabulary
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from ser_pipeline.labels.splits import assign_splits, class_prior
+
+pytestmark = pytest.mark.e2e  # torchrun with 2 ranks: `make test-fast` skips it
 
 
 def test_torchrun_two_ranks_through_the_entry_point(corpus_factory, tmp_path):

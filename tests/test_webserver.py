@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # a real dagster-webserver process: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 QUERY = """
 {

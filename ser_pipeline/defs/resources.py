@@ -2,7 +2,13 @@
 
 
 import contextlib
+import json
+import logging
 import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,23 @@ class DataDirResource(dg.ConfigurableResource):
 _FALLBACKS: dict[str, str] = {}  # configured URI -> local fallback URI (per process)
 
 
+class _RetryForwarder(logging.Handler):
+    """Passes urllib3's "Retrying (...)" warnings (MLflow's HTTP client retries) to the step's log,
+    so a slow tracking server shows in the run log instead of a silent wait."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.target = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.target is not None and record.getMessage().startswith("Retrying"):
+            self.target.warning(f"MLflow HTTP request retried: {record.getMessage()}")
+
+
+_RETRIES = _RetryForwarder()
+logging.getLogger("urllib3.connectionpool").addHandler(_RETRIES)
+
+
 class MlflowResource(dg.ConfigurableResource):
     """A small MLflow client wrapper with explicit run ids (no global active run).
 
@@ -58,7 +81,13 @@ class MlflowResource(dg.ConfigurableResource):
     # What to do when the tracking server cannot be reached: "fail" (before any training starts)
     # or "local" (log to sqlite:///<data dir>/mlflow_fallback.db and say so).
     on_unavailable: str = "fail"
+    # The probe: one API call (not /health, which a hung server still answers), this long per try,
+    # retried request_max_retries times, each retry logged.
     probe_timeout_s: float = 5.0
+    # MLflow's own HTTP client for every later call (MLFLOW_HTTP_REQUEST_TIMEOUT / _MAX_RETRIES;
+    # MLflow's defaults, 120 s and 7 retries with backoff, can block a step for many minutes).
+    request_timeout_s: int = 30
+    request_max_retries: int = 2
 
     def _configured_uri(self) -> str:
         if self.tracking_uri:
@@ -84,14 +113,11 @@ class MlflowResource(dg.ConfigurableResource):
             raise ValueError(f"mlflow.on_unavailable must be 'fail' or 'local', not {self.on_unavailable!r}")
         configured = self._configured_uri()
         if configured.startswith(("http://", "https://")):
-            import urllib.error
-            import urllib.request
-
-            try:
-                with urllib.request.urlopen(f"{configured.rstrip('/')}/health", timeout=self.probe_timeout_s):
-                    return configured
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                problem = f"MLflow tracking server unreachable at {configured}: {exc}"
+            self._apply_http_settings()
+            _RETRIES.target = log
+            problem = self._probe_api(configured, log)
+            if problem is None:
+                return configured
         else:
             try:
                 self.client().search_experiments(max_results=1)
@@ -107,9 +133,45 @@ class MlflowResource(dg.ConfigurableResource):
             log.warning(f"{problem}; logging to the local fallback store {fallback}")
         return fallback
 
+    def _apply_http_settings(self) -> None:
+        """MLflow's HTTP client reads its timeout and retries from the environment at each request
+        (and the Pipes training subprocess inherits them)."""
+        if self.request_timeout_s < 1 or self.request_max_retries < 0:
+            raise ValueError(f"mlflow.request_timeout_s must be >= 1 and request_max_retries >= 0, found "
+                             f"{self.request_timeout_s} and {self.request_max_retries}")
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(self.request_timeout_s)
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(self.request_max_retries)
+
+    def _probe_api(self, uri: str, log) -> str | None:
+        """GET experiments/search (a store query, unlike /health) with ``probe_timeout_s`` per try and
+        ``request_max_retries`` retries. Returns None when the server answered, else the problem."""
+        url = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?" + urllib.parse.urlencode({"max_results": 1})
+        tries = self.request_max_retries + 1
+        for attempt in range(1, tries + 1):
+            try:
+                with urllib.request.urlopen(url, timeout=self.probe_timeout_s) as resp:
+                    json.loads(resp.read() or b"{}")  # an MLflow answer, not a proxy's HTML page
+                return None
+            except urllib.error.HTTPError as exc:  # the server answered, but with an error
+                problem = f"MLflow tracking server at {uri} answered {exc.code} {exc.reason} to {url}"
+            except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timed out
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+                    problem = (f"MLflow tracking server at {uri} accepted the connection but did not answer "
+                               f"{url} within {self.probe_timeout_s:g} s")
+                else:
+                    problem = f"MLflow tracking server unreachable at {uri}: {reason}"
+            if attempt < tries:
+                if log is not None:
+                    log.warning(f"{problem} (try {attempt}/{tries}); retrying")
+                time.sleep(min(2.0 ** (attempt - 1), 5.0))
+        return f"{problem} (after {tries} tries)"
+
     def client(self):
         from mlflow.tracking import MlflowClient
 
+        if self.uri().startswith(("http://", "https://")):
+            self._apply_http_settings()
         return MlflowClient(tracking_uri=self.uri())
 
     def experiment_id(self) -> str:
