@@ -51,7 +51,7 @@ Resolver = Callable[[str], Path]
 
 
 def resolve_model(ref: str, resolve_reference: Resolver | None = None) -> Path:
-    """A local export folder for a path, or for an MLflow ``models:/``/``runs:/`` reference through
+    """A local export folder or release file for a path, or an export folder for an MLflow ``models:/``/``runs:/`` reference through
     ``resolve_reference`` (the installed ``ser`` command passes the MLflow one; the core has none).
 
     Raises:
@@ -65,11 +65,16 @@ def resolve_model(ref: str, resolve_reference: Resolver | None = None) -> Path:
             return resolve_reference(ref)
         except Exception as exc:  # the registry's own errors: say which reference failed and why
             raise SystemExit(f"ser predict: cannot resolve {ref}: {exc}") from None
+    from ser_pipeline.model.release import RELEASE_SUFFIXES
+
     path = Path(ref)
     if not path.exists():
         raise SystemExit(f"ser predict: model {path} does not exist")
+    if path.is_file() and path.suffix.lower() in RELEASE_SUFFIXES:
+        return path  # a released checkpoint (v1 model_clean.pt or v2 .ckpt), read as it is
     if not (path / "ser_model.json").exists():
-        raise SystemExit(f"ser predict: {path} is not a model export (no ser_model.json)")
+        raise SystemExit(f"ser predict: {path} is neither a model export (no ser_model.json) nor a released "
+                         f"checkpoint ({', '.join(RELEASE_SUFFIXES)})")
     return path
 
 
@@ -83,7 +88,10 @@ def _cmd_predict(args: argparse.Namespace, resolve_reference: Resolver | None = 
 
     ref = args.model or DEFAULT_MODEL
     export = resolve_model(ref, resolve_reference)
-    model, meta = load_model(export, device=args.device)
+    try:
+        model, meta = load_model(export, device=args.device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"ser predict: {exc}") from None
     print(f"model: {ref}" + (f" ({export})" if str(export) != ref else "") +
           f"; window {model.window_s:g} s, {model.n_mels} mel bins", file=sys.stderr)
     many, failed = len(args.audio) > 1, 0
@@ -115,6 +123,23 @@ def _cmd_predict(args: argparse.Namespace, resolve_reference: Resolver | None = 
     return 1 if failed else 0
 
 
+def _cmd_export_release(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ser_pipeline.emotions import RELEASED_PRIOR
+    from ser_pipeline.model.export import load_model
+    from ser_pipeline.model.release import write_release
+
+    try:
+        model, meta = load_model(args.export)
+        prior = np.asarray(meta.get("prior", RELEASED_PRIOR), dtype=np.float64)
+        out = write_release(model, prior, args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"ser export-release: {exc}") from None
+    print(f"wrote {out} (release v1 layout: encoder.*, head.weight, head.bias, logit_scaling = prior)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ser", description="ser_pipeline command line")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -138,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="emotion of audio files and their 50 Hz timeline")
     p.add_argument("audio", nargs="+", help="audio files (any length, sample rate, channel count)")
     p.add_argument("--model", default=None,
-                   help=f"export folder, or models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/pyfunc_model "
+                   help=f"export folder, a released checkpoint (.pt/.ckpt), or models:/NAME/VERSION, models:/NAME@ALIAS, runs:/ID/pyfunc_model "
                         f"(default: {DEFAULT_MODEL})")
     p.add_argument("--out", help="timeline file (.csv or .json); several inputs get _<stem> suffixes")
     p.add_argument("--plot", help="timeline plot (.png)")
@@ -147,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="also print one JSON line per file")
     p.set_defaults(func=_cmd_predict)
+    p = sub.add_parser("export-release", help="write an export in the paper's release (v1) checkpoint layout")
+    p.add_argument("export", help="export folder (ser_model.json + model.safetensors), 30 s window")
+    p.add_argument("--out", required=True, help="output .pt file")
+    p.set_defaults(func=_cmd_export_release)
     return ap
 
 

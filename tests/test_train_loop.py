@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ser_pipeline.emotions import RELEASED_PRIOR
-from ser_pipeline.model import build_model, load_model
+from ser_pipeline.model import build_model, export_model, load_model
 from ser_pipeline.training.checkpoint import list_checkpoints, load_checkpoint
 from ser_pipeline.training.loop import train
 from ser_pipeline.training.steps import seed_everything
@@ -112,23 +112,25 @@ def test_paper_domain_mode_takes_effect_against_grl(tmp_path):
     assert (enc_g - enc_p).abs().max() < 0.2 * moved_g.abs().max()
 
 
-def test_released_state_dict_loads(tmp_path):
+def test_init_from_an_export_folder(tmp_path):
+    """model.init_from: one of our exports gives the encoder and emotion head; the domain head is new."""
     cfg = tiny_config()
     src = build_model(cfg.model, cfg.window_s, n_domains=0)
     torch.nn.init.normal_(src.head.weight)
-    with torch.no_grad():
-        src.logit_scaling.fill_(2.5)
-    state = {k: v for k, v in src.state_dict().items()}  # encoder.*, head.weight, head.bias, logit_scaling
-    assert {k.split(".")[0] for k in state} == {"encoder", "head", "logit_scaling"}
-    torch.save(state, tmp_path / "released.pt")
-    cfg = tiny_config(model={**cfg.to_dict()["model"], "released_checkpoint": str(tmp_path / "released.pt")})
+    export_model(src, tmp_path / "src", prior=RELEASED_PRIOR)
+    cfg = tiny_config(model={**cfg.to_dict()["model"], "init_from": str(tmp_path / "src")})
     model = build_model(cfg.model, cfg.window_s, n_domains=3)
-    assert torch.equal(model.head.weight, src.head.weight) and float(model.logit_scaling.detach()) == 2.5
-    assert all(torch.equal(a, b) for a, b in zip(model.encoder.parameters(), src.encoder.parameters()))
+    assert torch.equal(model.head.weight, src.head.weight) and model.domain_head.out_features == 3
+    assert all(torch.equal(a, b) for a, b in zip(model.encoder.parameters(), src.encoder.parameters(), strict=True))
+    model.head.weight.data.zero_()
+    assert not torch.equal(model.head.weight, src.head.weight)  # a copy, not the source's tensor
     torch.save({"head.weight": torch.zeros(8, 16)}, tmp_path / "bad.pt")
-    with pytest.raises(ValueError, match="missing"):
-        bad = tiny_config(model={**cfg.to_dict()["model"], "released_checkpoint": str(tmp_path / "bad.pt")})
+    bad = tiny_config(model={**cfg.to_dict()["model"], "init_from": str(tmp_path / "bad.pt")})
+    with pytest.raises(ValueError, match="bad.pt: no Whisper encoder"):
         build_model(bad.model, bad.window_s)
+    both = tiny_config(model={**cfg.to_dict()["model"], "pretrained_dir": str(tmp_path)})
+    with pytest.raises(ValueError, match="both name initial weights"):
+        build_model(both.model, both.window_s)
 
 
 def test_persistent_workers_train_the_same_weights_as_in_process(tmp_path):

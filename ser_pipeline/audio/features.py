@@ -23,11 +23,13 @@ def feature_extractor(n_mels: int = 80) -> WhisperFeatureExtractor:
 
 
 def log_mel(waves: list[np.ndarray] | np.ndarray, *, window_s: float = 30.0, n_mels: int = 80,
-            device: str | torch.device = "cpu") -> torch.Tensor:
+            device: str | torch.device = "cpu", normalize: bool = False) -> torch.Tensor:
     """Log-mel of a batch of 16 kHz waveforms, each padded/cropped to ``window_s`` seconds.
 
     Args:
         waves: list of float32 arrays (samples,) or an array (B, samples).
+        normalize: scale each cropped waveform to zero mean and unit variance before padding, as
+            ``WhisperFeatureExtractor(do_normalize=True)`` does (the paper's released models).
     Returns:
         float32 tensor (B, n_mels, window_s·100) on ``device`` (100 mel frames per second).
     """
@@ -35,6 +37,9 @@ def log_mel(waves: list[np.ndarray] | np.ndarray, *, window_s: float = 30.0, n_m
     batch = np.zeros((len(waves), n_samples), dtype=np.float32)
     for i, w in enumerate(waves):
         w = np.asarray(w, dtype=np.float32)[:n_samples]
+        if normalize and len(w):
+            w64 = w.astype(np.float64)
+            w = ((w64 - w64.mean()) / np.sqrt(w64.var() + 1e-7)).astype(np.float32)
         batch[i, : len(w)] = w
     fe = feature_extractor(n_mels)
     dev = torch.device(device)

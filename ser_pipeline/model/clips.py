@@ -48,7 +48,7 @@ def clip_embeddings(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapp
 def head_logits(model: EmotionModel, embeddings: np.ndarray) -> np.ndarray:
     """The model's head on per-clip embeddings: (N, d_model) -> (N, C) float32."""
     h = torch.as_tensor(embeddings, dtype=torch.float32, device=model.device)
-    return (model.head(h) * model.logit_scaling).float().cpu().numpy()
+    return model.head(h).float().cpu().numpy()
 
 
 def clip_logits(model: EmotionModel, table: pd.DataFrame, corpus_roots: Mapping[str, str | Path], *,

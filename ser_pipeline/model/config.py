@@ -27,7 +27,12 @@ class ModelConfig:
     # drowns the audio under the positional embeddings (measured: a tiny encoder does not learn),
     # so "auto" freezes when weights are loaded and trains the convs when randomly initialised.
     freeze_front_end: str = "auto"  # auto | true | false (YAML booleans are accepted too)
-    released_checkpoint: str | None = None  # a released state_dict (encoder.*, head.*, logit_scaling)
+    # initial weights: a released checkpoint (v1 .pt / v2 .ckpt) or one of our export folders; its
+    # encoder (positions cut to the window) and emotion head are taken, the domain head is fresh
+    init_from: str | None = None
+    # zero-mean unit-variance waveform before the log-mel (the release's do_normalize=True);
+    # always on for a model initialised from a release
+    normalize_waveform: bool = False
 
 
 def encoder_frames(window_s: float) -> int:

@@ -22,25 +22,24 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from ser_pipeline.audio import FRAME_RATE, SAMPLES_PER_FRAME
 from ser_pipeline.audio.features import log_mel
 from ser_pipeline.emotions import N_CLASSES
-from ser_pipeline.model.config import ModelConfig
-from ser_pipeline.model.encoder import build_encoder, freeze_front_end, should_freeze
+from ser_pipeline.model.encoder import freeze_front_end
 
 
 class EmotionModel(nn.Module):
     """Whisper encoder + linear heads applied per frame.
 
-    ``logit_scaling`` is a learnable scalar multiplying the emotion logits (part of the paper's
-    released checkpoint format).
+    ``normalize_waveform``: each waveform is scaled to zero mean and unit variance before the
+    log-mel (the released models' preprocessing); it travels in the export's metadata.
     """
 
     def __init__(self, encoder: WhisperEncoder, n_classes: int = N_CLASSES, n_domains: int = 0,
-                 freeze: bool = True):
+                 freeze: bool = True, normalize_waveform: bool = False):
         super().__init__()
         self.encoder = encoder
         d = encoder.config.d_model
         self.head = nn.Linear(d, n_classes)
         self.domain_head = nn.Linear(d, n_domains) if n_domains > 0 else None
-        self.logit_scaling = nn.Parameter(torch.ones(1))
+        self.normalize_waveform = bool(normalize_waveform)
         if freeze:
             freeze_front_end(encoder)
 
@@ -66,12 +65,13 @@ class EmotionModel(nn.Module):
     def features(self, waves: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
         """16 kHz waveforms, each padded/cropped to the window -> log-mel (B, n_mels, 2·n_frames)
         on the model's device."""
-        return log_mel(waves, window_s=self.window_s, n_mels=self.n_mels, device=self.device)
+        return log_mel(waves, window_s=self.window_s, n_mels=self.n_mels, device=self.device,
+                       normalize=self.normalize_waveform)
 
     def forward(self, input_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, n_mels, 2·n_frames) log-mel -> (emotion logits (B, n_frames, C), hidden (B, n_frames, d))."""
         hidden = self.encoder(input_features).last_hidden_state
-        return self.head(hidden) * self.logit_scaling, hidden
+        return self.head(hidden), hidden
 
     @torch.no_grad()
     def frame_logits(self, waves: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
@@ -85,7 +85,6 @@ class EmotionModel(nn.Module):
         with torch.no_grad():
             self.head.weight.copy_(torch.empty_like(self.head.weight).uniform_(-bound, bound, generator=g))
             self.head.bias.copy_(torch.empty_like(self.head.bias).uniform_(-bound, bound, generator=g))
-            self.logit_scaling.fill_(1.0)
 
     def replace_head(self, n_outputs: int, seed: int) -> EmotionModel:
         """Drop the emotion and domain heads; a fresh seeded ``Linear(d_model, n_outputs)`` head
@@ -93,18 +92,7 @@ class EmotionModel(nn.Module):
         torch.manual_seed(seed)
         self.head = nn.Linear(self.encoder.config.d_model, n_outputs).to(self.device)
         self.domain_head = None
-        with torch.no_grad():
-            self.logit_scaling.fill_(1.0)
         return self
-
-
-def build_model(cfg: ModelConfig, window_s: float, n_domains: int = 0) -> EmotionModel:
-    """The encoder (local weights or random) for ``window_s`` windows plus fresh heads; a released
-    checkpoint on top when ``cfg.released_checkpoint`` names one."""
-    model = EmotionModel(build_encoder(cfg, window_s), n_domains=n_domains, freeze=should_freeze(cfg))
-    if cfg.released_checkpoint:
-        load_released(model, cfg.released_checkpoint)
-    return model
 
 
 def valid_frames(n_samples: int, n_frames: int) -> int:
@@ -126,27 +114,3 @@ def span_mean_logits(frame_logits: torch.Tensor, spans: torch.Tensor) -> torch.T
     cs = F.pad(frame_logits.float().cumsum(1), (0, 0, 1, 0))  # (B, T+1, C), cs[:, f] = sum of frames < f
     bi, s, e = spans[:, 0].long(), spans[:, 1].long(), spans[:, 2].long()
     return (cs[bi, e] - cs[bi, s]) / (e - s).clamp(min=1).to(cs.dtype)[:, None]
-
-
-def load_released(model: EmotionModel, path: str) -> None:
-    """Load a released checkpoint: a plain state_dict with ``encoder.*``, ``head.weight``,
-    ``head.bias`` and ``logit_scaling`` (the paper's published format), with weights_only=True.
-
-    The domain head is not part of a release and keeps its fresh initialisation.
-
-    Raises:
-        ValueError: naming missing/unexpected keys or mismatched shapes.
-    """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    own = model.state_dict()
-    bad = [f"{k}: {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in state.items()
-           if k in own and own[k].shape != v.shape]
-    if bad:
-        raise ValueError(f"{path}: shapes differ from the model: {bad[:5]}")
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("domain_head.")]
-    if missing or unexpected:
-        raise ValueError(f"{path}: not a released checkpoint for this model: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")

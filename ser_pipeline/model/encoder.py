@@ -71,7 +71,7 @@ def should_freeze(cfg: ModelConfig) -> bool:
     value = cfg.freeze_front_end
     if isinstance(value, bool):
         return value
-    choices = {"auto": bool(cfg.pretrained_dir or cfg.released_checkpoint), "true": True, "false": False}
+    choices = {"auto": bool(cfg.pretrained_dir or cfg.init_from), "true": True, "false": False}
     if str(value).lower() not in choices:
         raise ValueError(f"model.freeze_front_end must be auto, true or false, not {value!r}")
     return choices[str(value).lower()]

@@ -22,6 +22,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ser_pipeline.emotions import CLASSES
 from ser_pipeline.model.emotion_model import EmotionModel
+from ser_pipeline.model.release import is_release_file, read_release
 
 EXPORT_WEIGHTS = "model.safetensors"
 EXPORT_META = "ser_model.json"
@@ -54,6 +55,7 @@ def export_model(model: EmotionModel, export_dir: str | Path, *, task: str = "em
     save_file(state, str(export_dir / EXPORT_WEIGHTS))
     model.encoder.config.to_json_file(str(export_dir / ENCODER_CONFIG))
     meta = {"task": task, "labels": list(labels), "window_s": model.window_s, "n_mels": model.n_mels,
+            "preprocessing": {"do_normalize": model.normalize_waveform},
             "n_domains": len(domain_vocab), "domain_vocab": list(domain_vocab),
             "train_config": dict(train_config or {}), **extra}
     if prior is not None:
@@ -80,17 +82,22 @@ def read_export_meta(export_dir: str | Path) -> dict:
 
 
 def load_model(export_dir: str | Path, device: str | torch.device = "cpu") -> tuple[EmotionModel, dict]:
-    """Load an export written by :func:`export_model` -> (model in eval mode on ``device``, metadata).
+    """Load an export written by :func:`export_model`, or a released v1/v2 checkpoint file
+    (:func:`ser_pipeline.model.release.read_release`) -> (model in eval mode on ``device``, metadata).
 
     Raises:
         ValueError: a label order other than ours, or weights that do not fit the config.
     """
     export_dir = Path(export_dir)
+    if is_release_file(export_dir):
+        model, meta = read_release(export_dir)
+        return model.to(device), meta
     meta = read_export_meta(export_dir)
     if meta["task"] == "emotion" and meta.get("labels") != list(CLASSES):
         raise ValueError(f"{export_dir}: label order {meta.get('labels')} differs from {list(CLASSES)}")
     encoder = WhisperEncoder(WhisperConfig.from_json_file(str(export_dir / ENCODER_CONFIG)))
-    model = EmotionModel(encoder, n_classes=len(meta["labels"]), n_domains=int(meta.get("n_domains", 0)))
+    model = EmotionModel(encoder, n_classes=len(meta["labels"]), n_domains=int(meta.get("n_domains", 0)),
+                         normalize_waveform=bool(meta.get("preprocessing", {}).get("do_normalize", False)))
     missing, unexpected = model.load_state_dict(load_file(str(export_dir / EXPORT_WEIGHTS)), strict=False)
     if missing or unexpected:
         raise ValueError(f"{export_dir}: weights do not match the model: missing {missing[:5]}, "

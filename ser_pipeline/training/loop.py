@@ -22,7 +22,8 @@ from ser_pipeline.audio.clips import ClipDataset
 from ser_pipeline.audio.specaugment import SpecAugmentConfig
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
 from ser_pipeline.model.clips import clip_logits
-from ser_pipeline.model.emotion_model import EmotionModel, build_model
+from ser_pipeline.model.build import seeded_model
+from ser_pipeline.model.emotion_model import EmotionModel
 from ser_pipeline.model.encoder import enable_gradient_checkpointing
 from ser_pipeline.model.export import export_model
 from ser_pipeline.training.callbacks import PrintCallback, TrainCallback
@@ -143,7 +144,9 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     spec_cfg = SpecAugmentConfig(**cfg.specaugment)
 
     # --- model, optimizer, schedules
-    model = build_model(cfg.model, cfg.window_s, n_domains=len(domain_vocab) if cfg.domain_loss != "off" else 0)
+    # seeded right before the build, so evaluation can rebuild these initial weights (initial_model)
+    model = seeded_model(cfg.model, cfg.window_s, cfg.seed,
+                         n_domains=len(domain_vocab) if cfg.domain_loss != "off" else 0)
     if cfg.grad_checkpointing:
         enable_gradient_checkpointing(model.encoder)
     model.to(device)

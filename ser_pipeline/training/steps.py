@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import random
 from collections.abc import Callable, Iterable, Iterator
 
-import numpy as np
 import torch
 
 from ser_pipeline.audio.specaugment import SpecAugmentConfig, spec_augment
 from ser_pipeline.model.emotion_model import EmotionModel
+from ser_pipeline.seeding import seed_everything
 from ser_pipeline.training.config import TrainConfig
 from ser_pipeline.training.packed_data import mix_seed
 from ser_pipeline.training.schedule import one_cycle_cosine
+
+__all__ = ["LossFn", "Optimization", "accumulated_steps", "amp_dtype", "autocast", "resolve_device",
+           "seed_everything", "window_features"]
 
 #: (micro-batch, seeded generator for SpecAugment) -> (loss, its parts for logging)
 LossFn = Callable[[dict[str, torch.Tensor], torch.Generator], tuple[torch.Tensor, dict[str, float]]]
@@ -31,13 +33,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's global generators (initial weights, dropout)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
