@@ -85,8 +85,9 @@ def test_unreadable_permissions(bad_audio_corpus):
 
 
 def _materialize_corpus(name, corpora_root, data_dir, instance):
-    res = {"corpora": CorporaResource(root=str(corpora_root)), "data_dir": DataDirResource(path=str(data_dir)),
-           "io_manager": ParquetIOManager(base_dir=str(data_dir))}
+    data = DataDirResource(path=str(data_dir))
+    res = {"corpora": CorporaResource(root=str(corpora_root)), "data_dir": data,
+           "io_manager": ParquetIOManager(data_dir=data)}
     return dg.materialize([make_raw_corpus_asset(name), make_corpus_asset(name)], resources=res, instance=instance,
                           selection=[dg.AssetKey(["corpora", name])])
 
@@ -128,10 +129,11 @@ def test_mlflow_unreachable_fails_fast_or_falls_back(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block exits: nothing listens there
-    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), probe_timeout_s=2)
+    data_dir = DataDirResource(path=str(tmp_path))
+    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=data_dir, probe_timeout_s=2)
     with pytest.raises(RuntimeError, match="MLflow tracking server unreachable"):
         down.ensure_available()
-    local = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), on_unavailable="local",
+    local = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=data_dir, on_unavailable="local",
                            probe_timeout_s=2)
     uri = local.ensure_available()
     assert uri == f"sqlite:///{tmp_path.resolve()}/mlflow_fallback.db" and local.uri() == uri

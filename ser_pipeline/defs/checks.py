@@ -1,7 +1,5 @@
 """Asset checks. Blocking ones stop a bad table from flowing on in the same run."""
 
-import os
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -12,11 +10,8 @@ from ser_pipeline.defs.evaluation import EVAL_SETS, select_set
 from ser_pipeline.defs.resources import DataDirResource
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import EXPECTED_SCORED
+from ser_pipeline.settings import max_reject_share
 
-
-
-def max_reject_share() -> float:
-    return float(os.environ.get("SER_MAX_REJECT_SHARE", "0.05"))
 
 
 def _result(problems: list[str], **metadata) -> dg.AssetCheckResult:
