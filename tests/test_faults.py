@@ -186,7 +186,7 @@ def test_empty_training_split_is_refused(tmp_path):
 
 def test_parallel_scan_equals_sequential_scan(bad_audio_corpus, tmp_path):
     """Worker processes return the same rows and the same rejects (errors cross process bounds)."""
-    from ser_pipeline.corpora.base import scan_settings
+    from ser_pipeline.corpora.base import ScanSettings
 
     root, _ = bad_audio_corpus
     df = pd.read_csv(root / "manifest.csv")
@@ -195,10 +195,8 @@ def test_parallel_scan_equals_sequential_scan(bad_audio_corpus, tmp_path):
     extra = pd.DataFrame({"path": [f"audio/copy{k}.wav" for k in range(70)], "label": "sad", "speaker": "s2",
                           "language": "en"})
     pd.concat([df, extra]).to_csv(root / "manifest.csv", index=False)
-    with scan_settings(workers=1):
-        m1, r1 = read_corpus("manifest", root)
-    with scan_settings(workers=2):
-        m2, r2 = read_corpus("manifest", root)
+    m1, r1 = read_corpus("manifest", root, scan=ScanSettings(workers=1))
+    m2, r2 = read_corpus("manifest", root, scan=ScanSettings(workers=2))
     pd.testing.assert_frame_equal(m1, m2)
     pd.testing.assert_frame_equal(r1, r2)
     assert len(r2) == 5

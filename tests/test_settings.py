@@ -80,3 +80,17 @@ def test_one_data_dir_config_moves_tables_mlflow_store_and_artifacts(monkeypatch
     assert run.info.artifact_uri.startswith((data / "mlartifacts").as_uri())
     assert (Path(run.info.artifact_uri.removeprefix("file://")) / "note.txt").read_text() == "an artifact"
     assert list(cwd.iterdir()) == [] and not (tmp_path / "not_this_one").exists()
+
+
+def test_scan_settings_are_built_explicitly_with_defaults_from_settings(monkeypatch):
+    """No scan setting is read at import or travels in a global: ScanSettings() asks
+    ser_pipeline.settings when it is built, and the corpus asset's config overrides field by field."""
+    from ser_pipeline.corpora import ScanSettings
+    from ser_pipeline.defs.corpora import CorpusReadConfig
+
+    monkeypatch.setenv("SER_SCAN_WORKERS", "3")
+    monkeypatch.setenv("SER_SCAN_MEMORY_KEYS", "99")
+    assert (ScanSettings().workers, ScanSettings().memory_keys) == (3, 99)
+    scan = CorpusReadConfig(workers=2).scan(progress=None)
+    assert (scan.workers, scan.memory_keys, scan.sink) == (2, 99, None)
+    assert CorpusReadConfig(memory_keys=7).scan(progress=None).memory_keys == 7
