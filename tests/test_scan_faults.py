@@ -1,5 +1,13 @@
 """Scan-side faults (issue 16): one file is one row, one bad row is a reject and not a stopped
-pipeline, and a killed scan leaves nothing behind that outlives it."""
+pipeline, and a killed scan leaves nothing behind that outlives it (no pool worker, no torn file
+after the next scan)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -7,7 +15,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from ser_pipeline.corpora import read_corpus
+from ser_pipeline.corpora import ScanSettings, read_corpus, read_corpus_to_parquet
 from ser_pipeline.corpora.validate import validate_manifest
 from ser_pipeline.emotions import CLASSES
 
@@ -123,3 +131,78 @@ def test_a_failing_blocking_check_says_which_rows_in_its_description_and_the_log
     assert "duration_s outside (0, 3600.0] s in manifest/x03, manifest/x04" in text
     assert "manifest/x22" in text and "manifest/x23" not in text and "(+9)" in text
     assert any("table_valid" in line and "manifest/x03" in line for line in logs)
+
+
+_KILLED_SCAN = """
+import sys, time
+from pathlib import Path
+import ser_pipeline.corpora.probe as probe
+from ser_pipeline.corpora import ScanSettings, read_corpus_to_parquet
+
+probe.PROGRESS_EVERY_S = 0.0  # report after the first chunk comes back
+
+def hang(done, total):  # the pool is running and the staging file is open: stop here for good
+    Path(sys.argv[3]).write_text("scanning")
+    time.sleep(3600)
+
+read_corpus_to_parquet("manifest", sys.argv[1], sys.argv[2], scan=ScanSettings(workers=2, chunk_files=64, progress=hang))
+"""
+
+
+def _children(pid: int) -> list[int]:
+    """Live (non-zombie) child processes of ``pid``, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process state from /proc")
+def test_scan_killed_with_sigkill_leaves_no_worker_and_its_torn_file_is_removed_next_time(tmp_path):
+    root = tmp_path / "mine"
+    (root / "a").mkdir(parents=True)
+    for k in range(200):  # >= 64 files: the scan starts its pool
+        sf.write(root / "a" / f"u{k:03d}.wav", _tone(0.1), 16000)
+    pd.DataFrame({"path": [f"a/u{k:03d}.wav" for k in range(200)], "label": "happy", "speaker": "s",
+                  "language": "en"}).to_csv(root / "manifest.csv", index=False)
+    out, marker = tmp_path / "tmp" / "corpora-manifest-run1.parquet", tmp_path / "scanning"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SCAN, str(root), str(out), str(marker)])
+    try:
+        deadline = time.monotonic() + 300
+        while not marker.exists():
+            assert proc.poll() is None, f"the scan ended early with {proc.returncode}"
+            assert time.monotonic() < deadline, "the scan never reported progress"
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        assert workers, "the scan has no pool worker"
+    finally:
+        proc.kill()  # SIGKILL: no cleanup runs in the scan
+        proc.wait()
+    try:
+        deadline = time.monotonic() + 120
+        while not all(_gone(w) for w in workers):
+            assert time.monotonic() < deadline, f"pool workers {workers} outlived their scan"
+            time.sleep(0.2)
+    finally:  # a failing run must not leave them behind either
+        for w in workers:
+            if not _gone(w):
+                os.kill(w, signal.SIGKILL)
+    torn = [p.name for p in out.parent.iterdir()]
+    assert len(torn) == 1 and torn[0].startswith(f".{out.name}.pid{proc.pid}.") and torn[0].endswith(".tmp")
+    live = out.parent / f".{out.name}.pid{os.getpid()}.x.tmp"  # a scan still writing: left alone
+    live.touch()
+    read_corpus_to_parquet("manifest", root, out, scan=ScanSettings(workers=1))
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, live.name])
+    assert len(pd.read_parquet(out)) == 200

@@ -89,17 +89,18 @@ def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, *, sca
     The rows are never all in memory, the manifest file of a user corpus is read in chunks, and
     the paths and ids a scan remembers go to disk past ``ScanSettings.memory_keys``, so memory is
     bounded whatever the corpus size (benchmarks/README.md). The file is written under a
-    temporary name and renamed, so a failed scan leaves no partial file. Returns ``(ManifestStats, rejects DataFrame)``.
+    temporary name (with this process's pid) and renamed, so a failed scan leaves no partial
+    file, and a killed one leaves a file that the next scan into the same folder removes.
+    Returns ``(ManifestStats, rejects DataFrame)``.
     """
     import os
-    import tempfile
 
-    from ser_pipeline.corpora.sink import ParquetSink
+    from ser_pipeline.corpora.sink import ParquetSink, remove_stale_staging, staging_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    remove_stale_staging(path.parent)
+    tmp = staging_file(path)
     sink = ParquetSink(tmp)
     try:
         scan = dataclasses.replace(scan if scan is not None else ScanSettings(), sink=sink)
