@@ -28,7 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from ser_pipeline.corpora import read_corpus
-from ser_pipeline.corpora.base import scan_settings
+from ser_pipeline.corpora.base import ScanSettings
 from ser_pipeline.corpora.probe import probe_chunk
 
 
@@ -61,8 +61,7 @@ def make_corpus(root: Path, n_files: int, seconds: float = 0.5) -> None:
 
 def timed_scan(root: Path, workers: int, **settings) -> tuple[float, int]:
     t = time.perf_counter()
-    with scan_settings(workers=workers, **settings):
-        manifest, rejects = read_corpus("manifest", root)
+    manifest, rejects = read_corpus("manifest", root, scan=ScanSettings(workers=workers, **settings))
     return time.perf_counter() - t, len(manifest) + len(rejects)
 
 

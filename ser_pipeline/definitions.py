@@ -26,11 +26,16 @@ from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.training import emotion_model
 
+# One data folder, configured once (run config resources.data_dir.config.path, else
+# $SER_DATA_DIR): the IO manager and MLflow take this very resource nested, and a resource
+# configured at launch passes its run config on to the resources that nest it.
+DATA_DIR = DataDirResource.configure_at_launch()
+
 RESOURCES = {
-    "io_manager": ParquetIOManager(),
+    "io_manager": ParquetIOManager(data_dir=DATA_DIR),
     "corpora": CorporaResource(),
-    "data_dir": DataDirResource(),
-    "mlflow": MlflowResource(),
+    "data_dir": DATA_DIR,
+    "mlflow": MlflowResource(data_dir=DATA_DIR),
     "pipes_subprocess_client": dg.PipesSubprocessClient(),
 }
 

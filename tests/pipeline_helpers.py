@@ -13,10 +13,11 @@ TINY_TRAIN = {"epochs": 2, "batch_size": 8, "lr": 0.001, "window_s": 4.0,
 
 def pipeline_resources(corpora_root: Path, tmp_path: Path, mlflow_uri: str) -> dict:
     """Resources for ``dg.materialize``: tables and models under ``tmp_path/data``."""
+    data_dir = DataDirResource(path=str(tmp_path / "data"))  # one folder, nested in the others
     return {
-        "io_manager": ParquetIOManager(base_dir=str(tmp_path / "data")),
+        "io_manager": ParquetIOManager(data_dir=data_dir),
         "corpora": CorporaResource(root=str(corpora_root)),
-        "data_dir": DataDirResource(path=str(tmp_path / "data")),
-        "mlflow": MlflowResource(tracking_uri=mlflow_uri),
+        "data_dir": data_dir,
+        "mlflow": MlflowResource(data_dir=data_dir, tracking_uri=mlflow_uri),
         "pipes_subprocess_client": dg.PipesSubprocessClient(),
     }

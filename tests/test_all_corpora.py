@@ -26,9 +26,11 @@ def test_full_pipeline_on_every_corpus(tmp_path):
     for name in REGISTRY:
         synth_corpus(name, root / name, speakers=2, per_class=1)
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    resources = {"io_manager": ParquetIOManager(base_dir=str(tmp_path / "d")),
-                 "corpora": CorporaResource(root=str(root)), "data_dir": DataDirResource(path=str(tmp_path / "d")),
-                 "mlflow": MlflowResource(tracking_uri=uri), "pipes_subprocess_client": dg.PipesSubprocessClient()}
+    data_dir = DataDirResource(path=str(tmp_path / "d"))
+    resources = {"io_manager": ParquetIOManager(data_dir=data_dir),
+                 "corpora": CorporaResource(root=str(root)), "data_dir": data_dir,
+                 "mlflow": MlflowResource(data_dir=data_dir, tracking_uri=uri),
+                 "pipes_subprocess_client": dg.PipesSubprocessClient()}
     run_config = {"ops": {"emotion_model": {"config": {**TINY_TRAIN, "register_model": False}},
                           "hume_prosody_model": {"config": {"epochs": 1}},
                           "temporal_evaluation": {"config": {"n_windows": 4}}}}

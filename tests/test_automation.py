@@ -28,9 +28,10 @@ def setup(tmp_path):
     root = tmp_path / "corpora"
     synth_corpus("ravdess", root / "ravdess", speakers=1, per_class=1)
     synth_corpus("emodb", root / "emodb", speakers=1, per_class=1)
-    resources = {"corpora": CorporaResource(root=str(root)), "data_dir": DataDirResource(path=str(tmp_path / "d")),
-                 "io_manager": ParquetIOManager(base_dir=str(tmp_path / "d")),
-                 "mlflow": MlflowResource(tracking_uri=f"sqlite:///{tmp_path}/m.db")}
+    data_dir = DataDirResource(path=str(tmp_path / "d"))
+    resources = {"corpora": CorporaResource(root=str(root)), "data_dir": data_dir,
+                 "io_manager": ParquetIOManager(data_dir=data_dir),
+                 "mlflow": MlflowResource(data_dir=data_dir, tracking_uri=f"sqlite:///{tmp_path}/m.db")}
     with dg.instance_for_test() as instance:
         yield root, resources, instance
 

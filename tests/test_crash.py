@@ -1,7 +1,6 @@
 """A training process killed with SIGKILL mid-epoch, then resumed, ends with the weights of an
 uninterrupted run (CPU, tiny); a truncated newest checkpoint is skipped for the previous one."""
 
-import json
 import os
 import signal
 import subprocess
@@ -14,9 +13,8 @@ import yaml
 from safetensors.torch import load_file
 
 from ser_pipeline.corpora import get_spec, read_corpus
-from ser_pipeline.labels.domains import domain_vocabulary
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
-from ser_pipeline.labels.splits import assign_splits, class_prior
+from ser_pipeline.labels.splits import assign_splits
 
 pytestmark = pytest.mark.e2e  # training subprocesses killed and resumed: not in `make test-fast`
 
@@ -27,9 +25,7 @@ def make_spec(tmp_path: Path, root: Path, out: str) -> Path:
         df = add_soft_labels(m, corpus_mean_intensity(m))
         df["split"] = assign_splits(df, {"ravdess": get_spec("ravdess").role}, validation_fraction=0.0)
         df.to_parquet(tmp_path / "splits.parquet")
-        (tmp_path / "meta.json").write_text(json.dumps({"domain_vocab": domain_vocabulary(df.domain),
-                                                        "prior": class_prior(df).tolist()}))
-    spec = {"splits_table": str(tmp_path / "splits.parquet"), "splits_meta": str(tmp_path / "meta.json"),
+    spec = {"splits_table": str(tmp_path / "splits.parquet"),
             "corpus_roots": {"ravdess": str(root)}, "out_dir": str(tmp_path / out),
             "train": {"epochs": 3, "batch_size": 1, "window_s": 4.0, "device": "cpu", "checkpoint_every": 1,
                       "keep_checkpoints": 50, "log_every": 1,

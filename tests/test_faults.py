@@ -88,8 +88,9 @@ def test_unreadable_permissions(bad_audio_corpus):
 
 
 def _materialize_corpus(name, corpora_root, data_dir, instance):
-    res = {"corpora": CorporaResource(root=str(corpora_root)), "data_dir": DataDirResource(path=str(data_dir)),
-           "io_manager": ParquetIOManager(base_dir=str(data_dir))}
+    data = DataDirResource(path=str(data_dir))
+    res = {"corpora": CorporaResource(root=str(corpora_root)), "data_dir": data,
+           "io_manager": ParquetIOManager(data_dir=data)}
     return dg.materialize([make_raw_corpus_asset(name), make_corpus_asset(name)], resources=res, instance=instance,
                           selection=[dg.AssetKey(["corpora", name])])
 
@@ -132,11 +133,12 @@ def test_mlflow_unreachable_fails_fast_or_falls_back(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed once the block exits: nothing listens there
-    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), probe_timeout_s=2,
+    data_dir = DataDirResource(path=str(tmp_path))
+    down = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=data_dir, probe_timeout_s=2,
                           request_max_retries=0)  # retries: test_mlflow_that_hangs_fails_fast_naming_the_uri
     with pytest.raises(RuntimeError, match=rf"MLflow tracking server unreachable at http://127.0.0.1:{port}"):
         down.ensure_available()
-    local = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=str(tmp_path), on_unavailable="local",
+    local = MlflowResource(tracking_uri=f"http://127.0.0.1:{port}", data_dir=data_dir, on_unavailable="local",
                            probe_timeout_s=2, request_max_retries=0)
     uri = local.ensure_available()
     assert uri == f"sqlite:///{tmp_path.resolve()}/mlflow_fallback.db" and local.uri() == uri
@@ -183,7 +185,7 @@ def test_mlflow_that_hangs_fails_fast_naming_the_uri(hanging_mlflow, tmp_path, m
     retry logged), and MLflow's own client uses the configured timeout, not 4 × 120 s."""
     for var in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
         monkeypatch.delenv(var, raising=False)  # ensure_available sets them; monkeypatch restores
-    res = MlflowResource(tracking_uri=hanging_mlflow, data_dir=str(tmp_path), probe_timeout_s=1,
+    res = MlflowResource(tracking_uri=hanging_mlflow, data_dir=DataDirResource(path=str(tmp_path)), probe_timeout_s=1,
                          request_timeout_s=1, request_max_retries=1)
     log = logging.getLogger("test_mlflow_hang")
     with caplog.at_level(logging.WARNING, logger="test_mlflow_hang"):
@@ -245,7 +247,7 @@ def test_empty_training_split_is_refused(tmp_path):
 
 def test_parallel_scan_equals_sequential_scan(bad_audio_corpus, tmp_path):
     """Worker processes return the same rows and the same rejects (errors cross process bounds)."""
-    from ser_pipeline.corpora.base import scan_settings
+    from ser_pipeline.corpora.base import ScanSettings
 
     root, _ = bad_audio_corpus
     df = pd.read_csv(root / "manifest.csv")
@@ -254,10 +256,8 @@ def test_parallel_scan_equals_sequential_scan(bad_audio_corpus, tmp_path):
     extra = pd.DataFrame({"path": [f"audio/copy{k}.wav" for k in range(70)], "label": "sad", "speaker": "s2",
                           "language": "en"})
     pd.concat([df, extra]).to_csv(root / "manifest.csv", index=False)
-    with scan_settings(workers=1):
-        m1, r1 = read_corpus("manifest", root)
-    with scan_settings(workers=2):
-        m2, r2 = read_corpus("manifest", root)
+    m1, r1 = read_corpus("manifest", root, scan=ScanSettings(workers=1))
+    m2, r2 = read_corpus("manifest", root, scan=ScanSettings(workers=2))
     pd.testing.assert_frame_equal(m1, m2)
     pd.testing.assert_frame_equal(r1, r2)
     assert len(r2) == 5

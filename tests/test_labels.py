@@ -117,3 +117,29 @@ def test_splits_iemocap_session4_zero_shot_and_prior():
     assert split.equals(assign_splits(df.sample(frac=1, random_state=0).sort_index(), roles, seed=3))
     soft = pd.DataFrame([vec(anger=1.0), vec(neutral=0.5, anger=0.5)], columns=[f"soft_{c}" for c in CLASSES])
     np.testing.assert_allclose(class_prior(soft), vec(anger=0.75, neutral=0.25))
+
+
+def test_training_meta_from_the_table_equals_the_old_side_file(corpus_factory, tmp_path):
+    """The vocabulary and prior derived from a splits table are exactly what the `splits` asset
+    wrote to splits_meta.json (computed as it did), also after the Parquet round trip that the
+    training subprocess sees."""
+    from ser_pipeline.corpora import get_spec, read_corpus
+    from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
+    from ser_pipeline.labels.splits import training_meta
+
+    parts = []
+    for name in ("ravdess", "crema_d", "emodb"):
+        table, _ = read_corpus(name, corpus_factory(name, speakers=2, per_class=1))
+        parts.append(add_soft_labels(table, corpus_mean_intensity(table)))
+    df = pd.concat(parts, ignore_index=True).sort_values("utterance_id", kind="stable").reset_index(drop=True)
+    df = df.assign(split=assign_splits(df, {c: get_spec(c).role for c in df.corpus.unique()}, seed=0))
+    train = df[df["split"] == "train"]  # the old splits asset, verbatim
+    old = {"domain_vocab": domain_vocabulary(train["domain"]), "prior": [float(p) for p in class_prior(train)]}
+    assert len(old["domain_vocab"]) == 4  # 2 speakers x 2 training corpora; emodb is zero-shot
+    meta = training_meta(df)
+    assert meta.domain_vocab == old["domain_vocab"] and meta.prior.tolist() == old["prior"]
+    df[df["split"].isin(["train", "validation"])].to_parquet(tmp_path / "t.parquet")  # what training reads
+    again = training_meta(pd.read_parquet(tmp_path / "t.parquet"))
+    assert again.domain_vocab == old["domain_vocab"] and again.prior.tolist() == old["prior"]
+    with pytest.raises(ValueError, match="training split is empty"):
+        training_meta(df[df["split"] != "train"])

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from ser_pipeline.corpora import get_spec, read_corpus
-from ser_pipeline.corpora.base import manifest_schema, scan_settings
+from ser_pipeline.corpora.base import ScanSettings, manifest_schema
 from ser_pipeline.corpora.probe import HeaderProber
 from ser_pipeline.synth import synth_corpus
 
@@ -38,8 +38,7 @@ def many_files(tmp_path_factory):
 
 
 def test_pipelined_parallel_scan_equals_sequential(many_files):
-    with scan_settings(workers=1):
-        m1, r1 = read_corpus("manifest", many_files)
+    m1, r1 = read_corpus("manifest", many_files, scan=ScanSettings(workers=1))
     assert len(m1) == 289 and r1.reason.value_counts().to_dict() == {
         "duplicate_id": 7, "unreadable_audio": 1, "audio_missing": 1, "unknown_label": 1, "outside_root": 1}
     manifest_order = list(dict.fromkeys(pd.read_csv(many_files / "manifest.csv").path))
@@ -47,8 +46,8 @@ def test_pipelined_parallel_scan_equals_sequential(many_files):
     assert m1.utterance_id.is_unique
     for workers, chunk in ((2, 16), (3, 7), (2, 4096)):  # many pipelined chunks, odd sizes, one chunk
         reports = []
-        with scan_settings(workers=workers, chunk_files=chunk, progress=lambda d, t: reports.append((d, t))):
-            m, r = read_corpus("manifest", many_files)
+        scan = ScanSettings(workers=workers, chunk_files=chunk, progress=lambda d, t: reports.append((d, t)))
+        m, r = read_corpus("manifest", many_files, scan=scan)
         pd.testing.assert_frame_equal(m, m1)
         pd.testing.assert_frame_equal(r, r1)
         done, total = reports[-1]
@@ -66,11 +65,10 @@ def test_duplicate_keeps_the_first_row_added(many_files):
 
 def test_prober_returns_every_request_once(many_files):
     paths = sorted(str(p) for p in (many_files / "a").glob("*.wav"))
-    with scan_settings(workers=2, chunk_files=8) as settings:
-        prober = HeaderProber(None, settings)
-        for p in paths:
-            prober.request(p, p)
-        results = prober.wait()
+    prober = HeaderProber(None, ScanSettings(workers=2, chunk_files=8))
+    for p in paths:
+        prober.request(p, p)
+    results = prober.wait()
     assert sorted(results) == paths
     assert results[str(many_files / "a" / "u007.wav")].reason == "unreadable_audio"
     assert results[paths[0]].sample_rate == 16000
@@ -111,8 +109,8 @@ def test_scan_streamed_to_parquet_equals_the_dataframe(many_files, tmp_path, wor
     from ser_pipeline.corpora.base import ROW_GROUP_ROWS
 
     df, rejects_df = read_corpus("manifest", many_files)
-    with scan_settings(workers=workers, chunk_files=16):
-        stats, rejects = read_corpus_to_parquet("manifest", many_files, tmp_path / "out" / "m.parquet")
+    stats, rejects = read_corpus_to_parquet("manifest", many_files, tmp_path / "out" / "m.parquet",
+                                            scan=ScanSettings(workers=workers, chunk_files=16))
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "m.parquet"), df)
     pd.testing.assert_frame_equal(rejects, rejects_df)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m.parquet"]  # no temporary left
@@ -144,8 +142,7 @@ def test_scan_with_its_bookkeeping_on_disk_gives_the_same_tables(many_files, wor
     expected = {name: read_corpus(name, root) for name, root in (("manifest", many_files), ("iemocap", extra))}
     assert "label_missing" in set(expected["iemocap"].rejects.reason)
     for name, root in (("manifest", many_files), ("iemocap", extra)):
-        with scan_settings(workers=workers, chunk_files=16, memory_keys=5):
-            m, r = read_corpus(name, root)
+        m, r = read_corpus(name, root, scan=ScanSettings(workers=workers, chunk_files=16, memory_keys=5))
         pd.testing.assert_frame_equal(m, expected[name].manifest)
         pd.testing.assert_frame_equal(r, expected[name].rejects)
 

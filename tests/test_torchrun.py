@@ -8,9 +8,8 @@ import pytest
 import yaml
 
 from ser_pipeline.corpora import get_spec, read_corpus
-from ser_pipeline.labels.domains import domain_vocabulary
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
-from ser_pipeline.labels.splits import assign_splits, class_prior
+from ser_pipeline.labels.splits import assign_splits
 
 pytestmark = pytest.mark.e2e  # torchrun with 2 ranks: `make test-fast` skips it
 
@@ -21,10 +20,7 @@ def test_torchrun_two_ranks_through_the_entry_point(corpus_factory, tmp_path):
     df = add_soft_labels(m, corpus_mean_intensity(m))
     df["split"] = assign_splits(df, {"ravdess": get_spec("ravdess").role}, validation_fraction=0.1)
     df.to_parquet(tmp_path / "splits.parquet")
-    train = df[df.split == "train"]
-    (tmp_path / "meta.json").write_text(json.dumps({"domain_vocab": domain_vocabulary(train.domain),
-                                                    "prior": class_prior(train).tolist()}))
-    spec = {"splits_table": str(tmp_path / "splits.parquet"), "splits_meta": str(tmp_path / "meta.json"),
+    spec = {"splits_table": str(tmp_path / "splits.parquet"),
             "corpus_roots": {"ravdess": str(root)}, "out_dir": str(tmp_path / "run"),
             "train": {"epochs": 1, "batch_size": 2, "window_s": 4.0, "device": "cpu", "num_workers": 1,
                       "model": {"d_model": 16, "encoder_layers": 1, "encoder_attention_heads": 2,

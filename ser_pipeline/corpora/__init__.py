@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import importlib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables, scan_settings
+from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables, ScanSettings
 
 #: registry name -> module under ser_pipeline.corpora (the order is the paper's Table 1 order).
 REGISTRY: dict[str, str] = {
@@ -67,38 +68,43 @@ def get_spec(name: str) -> CorpusSpec:
     return module(name).SPEC
 
 
-def read_corpus(name: str, root: str | Path, **options: Any) -> CorpusTables:
+def read_corpus(name: str, root: str | Path, *, scan: ScanSettings | None = None,
+                **options: Any) -> CorpusTables:
     """Read corpus ``name`` from its distribution layout under ``root``.
 
+    ``scan``: how to scan (processes, progress, memory cap, sink); None = ``ScanSettings()``, with
+    its defaults from :mod:`ser_pipeline.settings`. ``options`` go to the reader.
     Returns ``(manifest_df, rejects_df)`` with the columns of DESIGN.md. Raises
     :class:`CorpusNotFoundError` if ``root`` is not a folder.
     """
     reader = module(name).read
     with gc_paused():
-        return reader(Path(root), **options)
+        return reader(Path(root), scan=scan, **options)
 
 
-def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, **options: Any):
+def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, *, scan: ScanSettings | None = None,
+                           **options: Any):
     """Scan corpus ``name`` straight into a Parquet file at ``path``, row group by row group.
 
     The rows are never all in memory, the manifest file of a user corpus is read in chunks, and
     the paths and ids a scan remembers go to disk past ``ScanSettings.memory_keys``, so memory is
     bounded whatever the corpus size (benchmarks/README.md). The file is written under a
-    temporary name and renamed, so a failed scan leaves no partial file. Returns ``(ManifestStats, rejects DataFrame)``.
+    temporary name (with this process's pid) and renamed, so a failed scan leaves no partial
+    file, and a killed one leaves a file that the next scan into the same folder removes.
+    Returns ``(ManifestStats, rejects DataFrame)``.
     """
     import os
-    import tempfile
 
-    from ser_pipeline.corpora.sink import ParquetSink
+    from ser_pipeline.corpora.sink import ParquetSink, remove_stale_staging, staging_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    remove_stale_staging(path.parent)
+    tmp = staging_file(path)
     sink = ParquetSink(tmp)
     try:
-        with scan_settings(sink=sink):
-            _, rejects = read_corpus(name, root, **options)
+        scan = dataclasses.replace(scan if scan is not None else ScanSettings(), sink=sink)
+        _, rejects = read_corpus(name, root, scan=scan, **options)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -124,5 +130,5 @@ def gc_paused():
             gc.enable()
 
 
-__all__ = ["REGISTRY", "CorpusNotFoundError", "CorpusSpec", "CorpusTables", "available", "get_spec",
+__all__ = ["REGISTRY", "CorpusNotFoundError", "CorpusSpec", "CorpusTables", "ScanSettings", "available", "get_spec",
            "module", "read_corpus", "read_corpus_to_parquet"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio
+from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio
 from ser_pipeline.emotions import score_vector
 
 LABEL_MAP: dict[str, dict[str, float]] = {
@@ -43,10 +43,10 @@ SPEC = CorpusSpec(
 _NAME = re.compile(r"^([adfhs])(\d{2}) \((\d+)\)([ab]?)$")
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read AESDD from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     for path, m in b.named_files(walk_audio(root), _NAME, "<letter><utt> (<speaker>)[a|b]"):
         letter, _utt, spk, _take = m.groups()
         folder = FOLDERS.get(path.parent.name.lower())

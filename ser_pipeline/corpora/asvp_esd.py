@@ -60,7 +60,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -121,7 +121,8 @@ def _speaker(b: TableBuilder, path: Path, name_actor: str) -> str:
     return f"bonus_{num}" if top.lower() == "bonus" else num
 
 
-def read(root: Path, language_codes: str = "emobox", stray_intensity: str = "reject") -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None, language_codes: str = "emobox",
+         stray_intensity: str = "reject") -> CorpusTables:
     """Read ASVP-ESD from ``root`` (the folder holding ``Audio/`` and ``Bonus/``).
 
     Args:
@@ -134,7 +135,7 @@ def read(root: Path, language_codes: str = "emobox", stray_intensity: str = "rej
         raise ValueError(f"asvp_esd: stray_intensity must be 'reject' or 'high', not {stray_intensity!r}")
     lang_map = LANGUAGE_CODES[language_codes]
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     for path in audio:
         # 03-02-10-01-02-12-02-03-02 -> 9 fields

@@ -1,9 +1,11 @@
 """What every corpus reader shares: the spec, the table schemas, the table builder.
 
 A reader module (``ser_pipeline/corpora/<name>.py``) declares ``SPEC`` and ``LABEL_MAP`` and one
-public function ``read(root: Path, **options) -> CorpusTables``. It walks the corpus exactly as
-distributed, builds rows with :class:`TableBuilder`, and returns the manifest (one row per
-utterance) and the rejects (one row per file that could not become a row, with a reason).
+public function ``read(root: Path, *, scan: ScanSettings | None = None, **options) -> CorpusTables``.
+It walks the corpus exactly as distributed, builds rows with ``TableBuilder(SPEC, root, scan)``, and
+returns the manifest (one row per utterance) and the rejects (one row per file that could not
+become a row, with a reason). ``scan`` (processes, progress, memory cap, sink) is passed
+explicitly; None means ``ScanSettings()``, whose defaults come from :mod:`ser_pipeline.settings`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ import pyarrow as pa
 
 from ser_pipeline.corpora.keyset import KeySet
 from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers import them from here)
-    AudioInfo, AudioProbeError, HeaderProber, Reason, ScanSettings, current_scan_settings, probe_audio,
-    scan_settings,
+    MAX_DURATION_S, AudioInfo, AudioProbeError, HeaderProber, Reason, ScanSettings, probe_audio,
 )
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 from ser_pipeline.labels.intensity import intensity as _intensity
@@ -144,10 +145,13 @@ class _Queued(NamedTuple):
     start_s: float | None
     end_s: float | None
     extra: Mapping[str, Any] | None
+    listed_as: str | None  # the path as the label file spelled it, where that differs from rel
 
 
 #: rows per Arrow batch (and Parquet row group when streaming to a sink)
 ROW_GROUP_ROWS = 16384
+#: the largest raw score (labels.md: scores lie in [0, 1]; the tolerance of corpora/validate.py)
+MAX_SCORE = 1.0 + 1e-9
 
 
 class TableBuilder:
@@ -156,18 +160,21 @@ class TableBuilder:
     Every audio file a reader sees must end up in exactly one of :meth:`add` or :meth:`reject`;
     :meth:`reject_unclaimed` turns audio that no label referenced into ``label_missing`` rejects.
     Files are probed (header only) while the reader is still adding rows, in worker processes
-    when :func:`scan_settings` asks for them, and rows are built as their probes come back, into
+    when the :class:`ScanSettings` ask for them, and rows are built as their probes come back, into
     Arrow batches of :data:`ROW_GROUP_ROWS` (no per-row dicts) that are kept or, with a sink,
     written out at once.
     """
 
-    def __init__(self, spec: CorpusSpec, root: Path, *, confine_to_root: bool = False):
-        """``confine_to_root``: reject files whose resolved path leaves the root (user manifests);
-        checked while probing, so it runs in the scan's worker processes too."""
+    def __init__(self, spec: CorpusSpec, root: Path, scan: ScanSettings | None = None, *,
+                 confine_to_root: bool = False):
+        """``scan``: how to scan (None = ``ScanSettings()``); with ``scan.sink`` set, built rows
+        stream into the sink instead of being kept. ``confine_to_root``: reject files whose resolved
+        path leaves the root (user manifests); checked while probing, so it runs in the scan's
+        worker processes too."""
         self.spec = spec
         self.root = Path(root)
         self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
-        self._settings = current_scan_settings()
+        self._settings = scan if scan is not None else ScanSettings()
         self._prober = HeaderProber(os.path.realpath(root) if confine_to_root else None, self._settings)
         self._queued: collections.deque[_Queued] = collections.deque()  # added, not yet a row
         self._rows: list[tuple] = []  # built, not yet in a batch
@@ -216,6 +223,7 @@ class TableBuilder:
         end_s: float | None = None,
         utterance_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        listed_as: str | None = None,
     ) -> bool:
         """Queue one row for ``path``; its header is probed in the background, and :meth:`finish`
         turns it into a row, or into a reject (unreadable audio, zero length, duplicate id, ...).
@@ -228,21 +236,26 @@ class TableBuilder:
             start_s, end_s: segment bounds inside the file in seconds (clamped to the file).
             utterance_key: replaces the relative path without extension in the utterance id
                 (segments of one file need distinct keys).
+            listed_as: how the label file spelled the path when it differs from the normalised
+                one (``./a.wav``); named in a ``duplicate_id`` reject.
         Returns:
-            False if the scores are malformed (rejected at once), else True (queued).
+            False if the scores cannot make a row (rejected at once: ``nan_scores``,
+            ``no_score_mass`` or ``malformed_annotation``), else True (queued).
         """
         path = str(path)
         rel = self.rel(path)
         waiting = self._waiting.get(rel, 0)
         values = scores if type(scores) is list else np.asarray(scores, dtype=np.float64).ravel().tolist()
         # Plain-Python checks (numpy reductions on 8 numbers cost more than the rest of the row).
-        # The scores are >= 0, so their sum is finite exactly when none is NaN or inf.
-        if len(values) != N_CLASSES or not math.isfinite(sum(values)) or min(values) < 0.0:
-            self.reject(path, Reason.MALFORMED, f"bad score vector {values}")
+        # The sum is finite exactly when no score is NaN or inf (or a mix of signed infinities).
+        total = sum(values) if len(values) == N_CLASSES else math.nan
+        if not (math.isfinite(total) and total > 0.0 and min(values) >= 0.0 and max(values) <= MAX_SCORE):
+            self._reject_scores(path, values, total)
             return False
         key = utterance_key if utterance_key is not None else os.path.splitext(rel)[0]
         self._queued.append(_Queued(path, rel, f"{self.spec.name}/{key}", values, speaker, language,
-                                    source_label, gender, official_split, n_raters, start_s, end_s, extra))
+                                    source_label, gender, official_split, n_raters, start_s, end_s, extra,
+                                    listed_as))
         self._waiting[rel] = waiting + 1
         if not waiting:  # a rel with queued rows is claimed and being probed already
             self._claimed.add(rel)
@@ -250,6 +263,17 @@ class TableBuilder:
         if len(self._queued) >= 64:
             self._drain()
         return True
+
+    def _reject_scores(self, path: str, values: list[float], total: float) -> None:
+        """Reject a score vector that no table may hold, with the most specific reason."""
+        nan = [c for c, v in zip(CLASSES, values, strict=False) if v != v] if len(values) == N_CLASSES else []
+        if nan:
+            self.reject(path, Reason.NAN_SCORES, f"NaN or missing score(s) {', '.join(nan)} in {values}")
+        elif len(values) == N_CLASSES and math.isfinite(total) and total == 0.0 and min(values) == 0.0:
+            self.reject(path, Reason.NO_SCORE_MASS, "all eight scores are 0: no emotion to learn from")
+        else:
+            self.reject(path, Reason.MALFORMED,
+                        f"bad score vector {values} (expected {N_CLASSES} finite scores in [0, 1], summing above 0)")
 
     def named_files(self, paths: Iterable[Path], pattern: re.Pattern[str],
                     form: str) -> Iterator[tuple[Path, re.Match[str]]]:
@@ -308,7 +332,8 @@ class TableBuilder:
             else:  # no queued row needs this probe any more: forget it (a later row probes again)
                 del self._waiting[q.rel], results[q.rel]
             if q.uid in self._taken:
-                self.reject(q.path, Reason.DUPLICATE_ID, f"utterance id {q.uid} already taken")
+                spelled = f"{q.listed_as!r} is the file {q.rel}: " if q.listed_as else ""
+                self.reject(q.path, Reason.DUPLICATE_ID, f"{spelled}utterance id {q.uid} already taken")
                 continue
             if isinstance(info, AudioProbeError):
                 self.reject(q.path, info.reason, info.detail)
@@ -322,6 +347,10 @@ class TableBuilder:
                                 f"segment [{start_s}, {end_s}] s is empty within a {duration:.3f} s file")
                     continue
                 start_s, end_s, duration = s, e, e - s
+            if duration > MAX_DURATION_S:
+                self.reject(q.path, Reason.TOO_LONG, f"{duration:.1f} s is longer than the {MAX_DURATION_S:.0f} s "
+                            "an utterance may last (a whole recording? cut it into segments)")
+                continue
             self._taken.insert(q.uid)
             speaker = q.speaker if q.speaker not in (None, "") else "unknown"
             extra = q.extra or {}

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio
+from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio
 from ser_pipeline.emotions import no_emotion_if_empty, score_vector
 
 #: .csd feature columns 1..6 -> classes (column 0 is sentiment)
@@ -52,12 +52,12 @@ def find_csd(root: Path) -> Path:
     raise FileNotFoundError(f"cmu_mosei: CMU_MOSEI_Labels.csd not found under {root}")
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read CMU-MOSEI from ``root``: one row per labelled segment of a full-video WAV."""
     import h5py
 
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio_dir = root / AUDIO_DIR
     csd = find_csd(root)
     with h5py.File(csd, "r") as f:

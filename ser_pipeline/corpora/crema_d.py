@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -110,10 +110,10 @@ def _read_voice_votes(root: Path) -> dict[str, tuple[np.ndarray, int]]:
     return out
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read CREMA-D from ``root`` (voice votes when ``processedResults/`` is present)."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     gender = _read_demographics(root)
     votes = _read_voice_votes(root)
     for path, m in b.named_files(walk_audio(root, "AudioWAV"), _NAME, "<actor>_<sentence>_<EMO>_<LEVEL>"):

@@ -34,7 +34,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -93,12 +93,12 @@ def _read_erkennung(root: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def read(root: Path, boredom: str = "sadness") -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None, boredom: str = "sadness") -> CorpusTables:
     """Read EMO-DB from ``root``; ``boredom`` is ``"sadness"`` (the paper) or ``"drop"``."""
     if boredom not in ("sadness", "drop"):
         raise ValueError(f"emodb: boredom must be 'sadness' or 'drop', not {boredom!r}")
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     perception = _read_erkennung(root)
     audio_dir = "wav" if (root / "wav").is_dir() else "wav_corpus"
     for path, m in b.named_files(walk_audio(root, audio_dir), _NAME, "<spk><text><emotion><version>"):

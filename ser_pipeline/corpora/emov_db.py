@@ -46,7 +46,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, lookup_label, read_text, require_root,
+    walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -108,10 +109,10 @@ def _speaker_style(b: TableBuilder, path: Path) -> tuple[str, str] | None:
     return parent.parent.name.lower(), parent.name
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read EmoV-DB (sorted ``<speaker>/<Style>/`` or EmoBox ``<speaker>_<Style>/``) from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     arctic = _read_arctic(root)
     audio = walk_audio(root)
     for path in audio:

@@ -51,7 +51,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, lookup_label, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -150,10 +150,10 @@ class _Transcript:
             self.entries[parts[0].strip()] = (parts[1].strip(), emotion)
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read ESD (official split folders or the flat copy) from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     transcripts: dict[Path, _Transcript] = {}
     seen: set[str] = set()

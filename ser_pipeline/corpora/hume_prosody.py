@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -53,10 +53,10 @@ SPEC = CorpusSpec(
 )
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read Hume-Prosody from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio_dir = root / "wav" if (root / "wav").is_dir() else root / "raw" / "wav"
     neutral = score_vector({"neutral": 1.0})
     for split in SPLITS:

@@ -36,7 +36,7 @@ import re
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector, vote_scores
 
@@ -88,10 +88,10 @@ def _parse_file(text: str):
                 raters.append([c.strip() for c in cats.split(";") if c.strip()])
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read IEMOCAP from ``root`` (the ``IEMOCAP_full_release`` folder)."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     sessions = sorted(p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"Session\d", p.name))
     audio = []
     for session in sessions:

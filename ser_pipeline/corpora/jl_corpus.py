@@ -42,7 +42,7 @@ import re
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, lookup_label, require_root, walk_audio,
 )
 from ser_pipeline.emotions import COMMON_WORDS, score_vector
 
@@ -77,10 +77,10 @@ SPEC = CorpusSpec(
 _NAME = re.compile(r"^(female|male)(\d+)_([A-Za-z]+)_(\d+[a-z])_(\d+)$")
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read JL-Corpus from ``root`` (the folder holding ``Raw JL corpus (...)``)."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     for path, m in b.named_files(audio, _NAME, "<gender><n>_<emotion>_<sentence>_<session>.wav"):
         gender, num, emo, _sentence, _session = m.groups()

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterable
 
 #: keys held in memory before they move to disk (about 150 bytes each in a dict)
-DEFAULT_MEMORY_KEYS = 1 << 17
+from ser_pipeline.settings import DEFAULT_SCAN_MEMORY_KEYS as DEFAULT_MEMORY_KEYS
 #: SQLite's page cache for the spilled keys, KiB
 PAGE_CACHE_KIB = 1024
 

@@ -13,7 +13,9 @@ Columns:
     =============  ========  =====================================================================
     path           yes       audio file relative to the root (no ``..``, no absolute paths)
     label          one of    a label word (labels.md common words, or ``label_map=``)
-    happiness...   one of    the 8 raw score columns in [0, 1] (all eight, labels.md order)
+    happiness...   one of    the 8 raw score columns in [0, 1] (all eight, labels.md order); a row
+                             with all eight empty uses its label; one with some empty or NaN is
+                             a ``nan_scores`` reject, one with all zero a ``no_score_mass`` reject
     speaker        yes       the speaker id (empty = unknown)
     language       yes       ISO 639-1
     gender         no        F / M
@@ -23,14 +25,18 @@ Columns:
 
 Unknown columns are ignored with a warning. A missing required column is a ``ValueError`` naming
 it. Paths that escape the root (``../``, absolute paths elsewhere, symlinks out of the root) are
-rejected with ``outside_root``.
+rejected with ``outside_root``. Paths are normalised before they become ids, so one file is one
+row: ``audio/good.wav``, ``./audio/good.wav`` and ``audio//good.wav`` are the same file, and the
+second and third listings are ``duplicate_id`` rejects naming the first.
 """
 
 from __future__ import annotations
 
 import codecs
 import logging
+import math
 import os
+import posixpath
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -39,7 +45,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, require_root,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, lookup_label, require_root,
 )
 from ser_pipeline.emotions import CLASSES, COMMON_WORDS, score_vector
 
@@ -148,13 +154,13 @@ def _float(v) -> float | None:
     return None if np.isnan(f) else f
 
 
-def read(root: Path, manifest_file: str | None = None,
+def read(root: Path, *, scan: ScanSettings | None = None, manifest_file: str | None = None,
          label_map: Mapping[str, Mapping[str, float]] | None = None, name: str = "manifest") -> CorpusTables:
     """Read a user corpus described by ``manifest.csv``/``manifest.parquet`` under ``root``."""
     root = require_root(root, name)
     columns, chunks = manifest_chunks(root, manifest_file, rows=CHUNK_ROWS)
     lmap = {**LABEL_MAP, **(label_map or {})}
-    b = TableBuilder(SPEC, root, confine_to_root=True)
+    b = TableBuilder(SPEC, root, scan, confine_to_root=True)
     has_scores = all(c in columns for c in CLASSES)
     label_scores: dict[str, list[float] | None] = {}  # label text -> score vector (looked up once)
     for df in chunks:
@@ -175,15 +181,19 @@ def _add_rows(b: TableBuilder, df: pd.DataFrame, root: Path, lmap: Mapping[str, 
     for rel, label, speaker, language, gender, split, start_v, end_v, raw in zip(
             column("path"), column("label"), column("speaker"), column("language"), column("gender"),
             column("split"), column("start_s", None), column("end_s", None), score_cols, strict=True):
-        rel = str(rel).strip()
-        if not _lexically_inside(rel):
-            b.reject(rel, Reason.OUTSIDE_ROOT, f"path {rel!r} escapes the corpus root {root}")
+        listed = str(rel).strip()
+        if not _lexically_inside(listed):
+            b.reject(listed, Reason.OUTSIDE_ROOT, f"path {listed!r} escapes the corpus root {root}")
             continue
+        # ./a.wav and a//b.wav -> a.wav, a/b.wav: one spelling per file, so one file is one id
+        rel = posixpath.normpath(listed)
         path = os.path.join(root_s, rel)
         try:
             values = [_float(v) for v in raw]
-            if raw and None not in values:
-                scores, source = values, label or None
+            if raw and any(v is not None for v in values):
+                # a row with scores: an empty or NaN cell is a NaN score (TableBuilder rejects it
+                # as nan_scores), not a reason to fall back to the label
+                scores, source = [math.nan if v is None else v for v in values], label or None
             else:
                 label = str(label).strip()
                 scores = label_scores.get(label, False)
@@ -208,4 +218,5 @@ def _add_rows(b: TableBuilder, df: pd.DataFrame, root: Path, lmap: Mapping[str, 
         key = None if start is None and end is None else f"{Path(rel).with_suffix('').as_posix()}@{start or 0:.3f}-{end}"
         b.add(path, scores, speaker=str(speaker).strip() or None, language=str(language).strip(),
               gender=(str(gender).strip() or None), source_label=source,
-              official_split=(str(split).strip() or None), start_s=start, end_s=end, utterance_key=key)
+              official_split=(str(split).strip() or None), start_s=start, end_s=end, utterance_key=key,
+              listed_as=listed if listed != rel else None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio
+from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio
 from ser_pipeline.emotions import score_vector
 
 LABEL_MAP: dict[str, dict[str, float]] = {
@@ -35,10 +35,10 @@ SPEC = CorpusSpec(
 )
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read MASC from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     for path in walk_audio(root):
         parts = [p.lower() for p in path.relative_to(root).parts[:-1]]
         states = [p for p in parts if p in LABEL_MAP]

@@ -32,7 +32,7 @@ import re
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector, vote_scores
 
@@ -82,13 +82,13 @@ def _clips(text: str):
         yield clip, code, raters, start
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read MSP-IMPROV from ``root``."""
     root = require_root(root, SPEC.name)
     ev = root / "Evaluation.txt"
     if not ev.is_file():
         raise FileNotFoundError(f"msp_improv: {ev} not found")
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     by_stem = {p.stem: p for p in audio}
     for clip, code, raters, line_no in _clips(read_text(ev)):

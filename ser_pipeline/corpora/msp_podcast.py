@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector, vote_scores
 
@@ -85,12 +85,12 @@ def _votes(labels: Path) -> dict[str, list[str]]:
     return out
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read MSP-Podcast from ``root``."""
     root = require_root(root, SPEC.name)
     labels = root / "Labels" if (root / "Labels").is_dir() else root / "labels"
     audio_dir = root / "Audios" if (root / "Audios").is_dir() else root / "Audio"
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     votes = _votes(labels)
     for row in _consensus(labels):
         fname = (row.get("FileName") or "").strip()

@@ -56,7 +56,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import no_emotion_if_empty, score_vector, vote_scores
 
@@ -200,10 +200,10 @@ def _read_natural(b: TableBuilder, root: Path, natural: list[Path]) -> None:
                   extra={"part": "natural", "acted_intensity": None})
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read OGVC (acted and, under the documented assumption, natural part) from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     natural = []
     for path in audio:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import contextlib
-import contextvars
 import dataclasses
 import os
 import time
@@ -22,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import soundfile as sf
 
-from ser_pipeline.corpora.keyset import DEFAULT_MEMORY_KEYS
+from ser_pipeline import settings
 
 Seconds = float
 
@@ -41,11 +40,20 @@ class Reason:
     NO_AGREEMENT = "no_agreement"  # no consensus and no votes to build a soft label from
     OUTSIDE_ROOT = "outside_root"  # a manifest path that escapes the corpus root
     SEGMENT_OUT_OF_RANGE = "segment_out_of_range"  # a segment that lies outside its audio file
+    # Rows the tables cannot hold (corpora/validate.py would fail the blocking table_valid check):
+    TOO_LONG = "duration_out_of_range"  # longer than MAX_DURATION_S (one hour): a layout error
+    NAN_SCORES = "nan_scores"  # a score that is NaN or missing while the row has other scores
+    NO_SCORE_MASS = "no_score_mass"  # all eight scores zero: nothing to build a soft label from
 
     ALL = (
         UNREADABLE_AUDIO, ZERO_LENGTH, BAD_SAMPLES, AUDIO_MISSING, LABEL_MISSING, LABEL_UNKNOWN,
-        MALFORMED, DUPLICATE_ID, NO_AGREEMENT, OUTSIDE_ROOT, SEGMENT_OUT_OF_RANGE,
+        MALFORMED, DUPLICATE_ID, NO_AGREEMENT, OUTSIDE_ROOT, SEGMENT_OUT_OF_RANGE, TOO_LONG, NAN_SCORES,
+        NO_SCORE_MASS,
     )
+
+
+#: the longest utterance a table may hold; a longer one is a layout error (one whole recording)
+MAX_DURATION_S = 3600.0
 
 
 class AudioInfo(NamedTuple):
@@ -155,34 +163,74 @@ def probe_chunk(paths: list[str], confine_to: str | None = None) -> list[ProbeRe
 
 @dataclasses.dataclass
 class ScanSettings:
-    """How corpus scans run: probing processes, progress, and where the manifest goes."""
+    """How one corpus scan runs: probing processes, progress, bookkeeping memory, where rows go.
 
-    workers: int = 1  # processes probing headers (1 = in this process)
+    Passed explicitly: ``read(root, scan=ScanSettings(workers=4))`` -> ``TableBuilder(spec, root,
+    scan)``. Fields left out take their defaults from :mod:`ser_pipeline.settings` when the object
+    is built (``$SER_SCAN_WORKERS``, ``$SER_SCAN_MEMORY_KEYS``), not when this module is imported.
+    """
+
+    workers: int = dataclasses.field(default_factory=settings.scan_workers)  # processes probing headers (1 = this one)
     progress: Callable[[int, int], None] | None = None  # called with (probed, requested so far)
     tqdm: bool = False  # a progress bar on the terminal
     chunk_files: int = 1024  # files per task sent to a worker (see HeaderProber)
     sink: Any = None  # a ManifestSink: rows stream into it in row groups and are not kept
-    memory_keys: int = DEFAULT_MEMORY_KEYS  # paths / ids kept in memory per scan, the rest on disk (KeySet)
+    #: paths / ids kept in memory per scan, the rest on disk (KeySet)
+    memory_keys: int = dataclasses.field(default_factory=settings.scan_memory_keys)
 
 
-_SCAN = contextvars.ContextVar("ser_scan_settings", default=ScanSettings(
-    workers=int(os.environ.get("SER_SCAN_WORKERS", "1")),
-    memory_keys=int(os.environ.get("SER_SCAN_MEMORY_KEYS", DEFAULT_MEMORY_KEYS))))
+# --- pool workers die with the scan ---------------------------------------------------------
+
+#: seconds between two checks of a pool worker's watchdog that its scan is still alive
+WATCHDOG_EVERY_S = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-@contextlib.contextmanager
-def scan_settings(**kw: Any):
-    """Temporarily change :class:`ScanSettings` (e.g. ``with scan_settings(workers=4): read(...)``)."""
-    token = _SCAN.set(dataclasses.replace(_SCAN.get(), **kw))
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts until it is reaped)."""
     try:
-        yield _SCAN.get()
-    finally:
-        _SCAN.reset(token)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
-def current_scan_settings() -> ScanSettings:
-    """The :class:`ScanSettings` in effect."""
-    return _SCAN.get()
+def die_with_parent(parent_pid: int) -> None:
+    """Initializer of a scan's pool workers: end this worker when the scanning process dies.
+
+    A SIGKILL of the scan (or of the run around it) gives its workers no chance to be shut
+    down, and a worker blocked on its task queue would otherwise wait forever. On Linux the kernel
+    sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``); a daemon thread that checks
+    every :data:`WATCHDOG_EVERY_S` that the parent is still there covers other systems and a
+    parent that is not the forking process (forkserver / spawn start methods).
+    """
+    import signal
+    import sys
+    import threading
+
+    forked_by_scan = os.getppid() == parent_pid
+    if sys.platform.startswith("linux") and forked_by_scan:
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    first_parent = os.getppid()
+
+    def parent_alive() -> bool:
+        # re-parented: the process that started us is gone
+        return os.getppid() == first_parent and process_alive(parent_pid)
+
+    if not parent_alive():  # died between fork and here, before the death signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while parent_alive():
+            time.sleep(WATCHDOG_EVERY_S)
+        os._exit(1)  # no cleanup to run: the worker holds no files, only its task
+
+    threading.Thread(target=watch, name="scan-parent-watchdog", daemon=True).start()
 
 
 #: below this many files a pool's start-up costs more than it saves
@@ -207,8 +255,8 @@ class HeaderProber:
     With ``workers == 1`` (or fewer than 64 files) everything is probed here.
     """
 
-    def __init__(self, confine_to: str | None = None, settings: ScanSettings | None = None):
-        self.settings = settings or current_scan_settings()
+    def __init__(self, confine_to: str | None = None, scan: ScanSettings | None = None):
+        self.settings = scan if scan is not None else ScanSettings()
         self._confine = confine_to
         self._size = max(self.settings.chunk_files, 1)
         self._chunks: collections.deque[list[tuple[str, str]]] = collections.deque()  # full, not sent
@@ -297,7 +345,8 @@ class HeaderProber:
         """Keep :data:`POOL_WINDOW` chunks per pool process in flight: one running, the others
         queued, so a worker never waits for this process to hand it work."""
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(self._pool_workers)
+            self._pool = cf.ProcessPoolExecutor(self._pool_workers, initializer=die_with_parent,
+                                                initargs=(os.getpid(),))
         while (self._chunks or self._rest) and len(self._inflight) < POOL_WINDOW * self._pool_workers:
             part = self._chunks.popleft() if self._chunks else self._next_piece()
             fut = self._pool.submit(probe_chunk, [p for _, p in part], self._confine)

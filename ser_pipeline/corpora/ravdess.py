@@ -39,7 +39,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -76,10 +76,10 @@ SPEC = CorpusSpec(
 _NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read RAVDESS (speech and song) from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     for path, m in b.named_files(walk_audio(root), _NAME, "7 two-digit fields"):
         _mod, channel, emotion, level, _stmt, _rep, actor = m.groups()
         if emotion not in LABEL_MAP or level not in INTENSITY or channel not in MODALITY:

@@ -36,7 +36,7 @@ import re
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -86,10 +86,10 @@ def _parse(path: Path) -> tuple[str, str, str] | None:
     return spk, m.group(1), m.group(2)
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read SAVEE (original ``AudioData/`` tree or the flat Kaggle copy) from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     for path in audio:
         parsed = _parse(path)

@@ -8,6 +8,9 @@ row group as the scan builds them, with running totals for the summary a user se
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ser_pipeline.corpora.base import schema_with_pandas_metadata
+from ser_pipeline.corpora.probe import process_alive
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 
 
@@ -76,3 +80,33 @@ class ParquetSink:
     def _open(self, schema: pa.Schema) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(self.path, schema_with_pandas_metadata(schema), compression=self.compression)
+
+
+# --- staging files --------------------------------------------------------------------------
+
+#: ``.<name>.pid<pid>.<random>.tmp``: a scan's file while it is written (the pid says whose it is)
+_STAGING = re.compile(r"^\..+\.pid(\d+)\.[^.]*\.tmp$")
+
+
+def staging_file(path: Path) -> Path:
+    """Create and return an empty staging file next to ``path`` (same folder, so the final
+    rename is atomic), named after this process's pid so a later scan can tell whether its writer
+    is gone: ``.<name>.pid<pid>.<random>.tmp``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Delete staging files in ``folder`` whose writing process no longer exists (a scan killed
+    with SIGKILL leaves its torn file behind); files of live processes are left alone. Returns
+    the files removed."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in os.scandir(folder):
+        m = _STAGING.match(entry.name)
+        if m and entry.is_file(follow_symlinks=False) and not process_alive(int(m.group(1))):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed

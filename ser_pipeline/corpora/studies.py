@@ -29,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
 
@@ -53,10 +53,10 @@ def _speaker_of(name: str) -> str | None:
     return None
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read STUDIES from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     all_audio = walk_audio(root)
     for txt_dir in sorted(p for p in root.rglob("txt") if p.is_dir()):
         subset = txt_dir.parent

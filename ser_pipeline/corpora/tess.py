@@ -39,7 +39,7 @@ import re
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, lookup_label, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, lookup_label, require_root, walk_audio,
 )
 from ser_pipeline.emotions import COMMON_WORDS, score_vector
 
@@ -75,10 +75,10 @@ SPEC = CorpusSpec(
 _NAME = re.compile(r"^([A-Za-z]+)_(.+)_([A-Za-z]+)$")
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read TESS (flat Dataverse files or Kaggle folders) from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     audio = walk_audio(root)
     seen: dict[str, str] = {}
     for path, m in b.named_files(audio, _NAME, "<speaker>_<word>_<emotion>.wav"):

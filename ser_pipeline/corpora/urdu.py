@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, TableBuilder, require_root, walk_audio
+from ser_pipeline.corpora.base import CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, require_root, walk_audio
 from ser_pipeline.emotions import score_vector
 
 LABEL_MAP: dict[str, dict[str, float]] = {
@@ -39,10 +39,10 @@ SPEC = CorpusSpec(
 _NAME = re.compile(r"^S([MF])(\d+)_F(\d+)_([AHNS])(\d+)$")
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read URDU from ``root``."""
     root = require_root(root, SPEC.name)
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     for path in walk_audio(root):
         folder = path.parent.name
         if folder not in LABEL_MAP:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ser_pipeline.corpora.base import MANIFEST_COLUMNS
+from ser_pipeline.corpora.base import MANIFEST_COLUMNS, MAX_DURATION_S, MAX_SCORE
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
-
-MAX_DURATION_S = 3600.0  # one hour: longer "utterances" are a layout error
-_SHOW = 10
+_SHOW = 20  # offending ids named per problem (the rest are counted)
 
 
 def _ids(df: pd.DataFrame, mask) -> str:
@@ -31,7 +29,7 @@ def validate_manifest(df: pd.DataFrame) -> list[str]:
     scores = df[list(CLASSES)].to_numpy(dtype=np.float64)
     if np.isnan(scores).any():
         problems.append(f"NaN scores in {_ids(df, np.isnan(scores).any(1))}")
-    bad = (scores < 0).any(1) | (scores > 1 + 1e-9).any(1)
+    bad = (scores < 0).any(1) | (scores > MAX_SCORE).any(1)
     if bad.any():
         problems.append(f"scores outside [0, 1] in {_ids(df, bad)}")
     if (scores.sum(1) <= 0).any():

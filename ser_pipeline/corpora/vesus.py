@@ -31,7 +31,7 @@ import io
 from pathlib import Path
 
 from ser_pipeline.corpora.base import (
-    CorpusSpec, CorpusTables, Reason, TableBuilder, read_text, require_root, walk_audio,
+    CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, read_text, require_root, walk_audio,
 )
 from ser_pipeline.emotions import vote_scores
 
@@ -49,13 +49,13 @@ SPEC = CorpusSpec(
 )
 
 
-def read(root: Path) -> CorpusTables:
+def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     """Read VESUS from ``root``."""
     root = require_root(root, SPEC.name)
     key = root / "Tools" / "VESUS_Key.csv"
     if not key.is_file():
         raise FileNotFoundError(f"vesus: {key} not found")
-    b = TableBuilder(SPEC, root)
+    b = TableBuilder(SPEC, root, scan)
     reader = csv.reader(io.StringIO(read_text(key)))
     header = next(reader, [])
     col = header.index("Crowd Emotion") if "Crowd Emotion" in header else 7

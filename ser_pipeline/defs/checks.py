@@ -1,7 +1,5 @@
 """Asset checks. Blocking ones stop a bad table from flowing on in the same run."""
 
-import os
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -12,15 +10,20 @@ from ser_pipeline.defs.evaluation import EVAL_SETS, select_set
 from ser_pipeline.defs.resources import DataDirResource
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import EXPECTED_SCORED
+from ser_pipeline.settings import max_reject_share
 
 
 
-def max_reject_share() -> float:
-    return float(os.environ.get("SER_MAX_REJECT_SHARE", "0.05"))
-
-
-def _result(problems: list[str], **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=not problems, metadata={"problems": "\n".join(problems) or "none", **metadata})
+def _result(problems: list[str], context: dg.AssetCheckExecutionContext | None = None,
+            **metadata) -> dg.AssetCheckResult:
+    """A check result whose description (and, on failure, an error in the run's log) names each
+    problem with its offending rows (utterance ids, at most 20 per problem), not only its metadata."""
+    text = "\n".join(problems)
+    if problems and context is not None:
+        context.log.error(f"{context.check_specs[0].asset_key.to_user_string()} failed "
+                          f"{context.check_specs[0].name}:\n{text}")
+    return dg.AssetCheckResult(passed=not problems, description=text or None,
+                               metadata={"problems": text or "none", **metadata})
 
 
 def make_corpus_checks(name: str) -> list[dg.AssetChecksDefinition]:
@@ -28,8 +31,8 @@ def make_corpus_checks(name: str) -> list[dg.AssetChecksDefinition]:
 
     @dg.asset_check(asset=key, name="table_valid", blocking=True,
                     description="8 score columns in order, scores in [0, 1], no NaN, unique ids, sane durations, probed rates")
-    def _table_valid(table: pd.DataFrame) -> dg.AssetCheckResult:
-        return _result(validate_manifest(table), rows=len(table))
+    def _table_valid(context: dg.AssetCheckExecutionContext, table: pd.DataFrame) -> dg.AssetCheckResult:
+        return _result(validate_manifest(table), context, rows=len(table))
 
     @dg.asset_check(asset=key, name="reject_share", blocking=False,
                     description="warns when rejects exceed SER_MAX_REJECT_SHARE (default 5 %) of the files")
@@ -48,14 +51,14 @@ def make_corpus_checks(name: str) -> list[dg.AssetChecksDefinition]:
 
 
 @dg.asset_check(asset="smoothed_labels", blocking=True, description="soft labels non-negative, no NaN, summing to 1")
-def soft_labels_valid(smoothed_labels: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(validate_soft_labels(smoothed_labels), rows=len(smoothed_labels))
+def soft_labels_valid(context: dg.AssetCheckExecutionContext, smoothed_labels: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(validate_soft_labels(smoothed_labels), context, rows=len(smoothed_labels))
 
 
 @dg.asset_check(asset="splits", blocking=True,
                 description="no speaker or utterance of the test set or the zero-shot corpora in training")
-def no_held_out_leakage(splits: pd.DataFrame) -> dg.AssetCheckResult:
-    return _result(leakage(splits), **{f"n_{k}": int(v) for k, v in splits["split"].value_counts().items()})
+def no_held_out_leakage(context: dg.AssetCheckExecutionContext, splits: pd.DataFrame) -> dg.AssetCheckResult:
+    return _result(leakage(splits), context, **{f"n_{k}": int(v) for k, v in splits["split"].value_counts().items()})
 
 
 @dg.asset_check(asset="splits", blocking=False,

@@ -14,9 +14,10 @@ from ser_pipeline.cli import main as core_main
 def resolve_registry_model(ref: str) -> Path:
     """A local export folder for an MLflow model reference, from the pipeline's tracking store."""
     from ser_pipeline.defs.mlflow_model import download_export
-    from ser_pipeline.defs.resources import MlflowResource
+    from ser_pipeline.defs.resources import DataDirResource, MlflowResource
 
-    return download_export(ref, MlflowResource().uri())
+    # the same resource (and so the same default store) the pipeline logs to
+    return download_export(ref, MlflowResource(data_dir=DataDirResource()).uri())
 
 
 def main(argv: list[str] | None = None) -> int:

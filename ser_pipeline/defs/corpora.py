@@ -2,7 +2,6 @@
 
 
 import json
-import os
 import sys
 from typing import Any
 
@@ -10,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from ser_pipeline.corpora import available, get_spec, read_corpus_to_parquet
-from ser_pipeline.corpora.base import CorpusNotFoundError, empty_manifest, scan_settings
+from ser_pipeline.corpora.base import CorpusNotFoundError, ScanSettings, empty_manifest
 from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
 from ser_pipeline.defs.io import StoredParquet, write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
@@ -24,8 +23,15 @@ class CorpusReadConfig(dg.Config):
     """Reader options passed to ``read(root, **options)`` (e.g. EMO-DB ``boredom: drop``)."""
 
     options: dict[str, str] = {}
-    workers: int = 0  # header-probe processes; 0 = $SER_SCAN_WORKERS or the CPU count
-    memory_keys: int = 0  # paths / ids a scan keeps in memory before the rest go to disk; 0 = $SER_SCAN_MEMORY_KEYS or 131,072
+    workers: int = 0  # header-probe processes; 0 = settings.scan_workers() ($SER_SCAN_WORKERS or the CPU count)
+    # paths / ids a scan keeps in memory before the rest go to disk; 0 = settings.scan_memory_keys()
+    # ($SER_SCAN_MEMORY_KEYS or 131,072)
+    memory_keys: int = 0
+
+    def scan(self, progress) -> ScanSettings:
+        """The scan settings of this run: the fields set here, the rest from ser_pipeline.settings."""
+        given = {k: v for k, v in (("workers", self.workers), ("memory_keys", self.memory_keys)) if v}
+        return ScanSettings(progress=progress, tqdm=sys.stderr.isatty(), **given)
 
 
 def corpus_key(name: str) -> dg.AssetKey:
@@ -59,17 +65,14 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
     def _corpus(context: dg.AssetExecutionContext, config: CorpusReadConfig, corpora: CorporaResource,
                 data_dir: DataDirResource) -> Any:  # a StoredParquet, or an empty DataFrame
         root = corpora.root_for(name)
-        workers = config.workers or int(os.environ.get("SER_SCAN_WORKERS", os.cpu_count() or 1))
 
         def progress(done: int, total: int) -> None:
             context.log.info(f"{name}: probed {done}/{total} audio files")
 
         try:
-            capped = {"memory_keys": config.memory_keys} if config.memory_keys else {}
-            with scan_settings(workers=workers, progress=progress, tqdm=sys.stderr.isatty(), **capped):
-                # rows stream into a file next to the tables; the IO manager moves it into place
-                staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
-                stats, rejects = read_corpus_to_parquet(name, root, staged, **config.options)
+            # rows stream into a file next to the tables; the IO manager moves it into place
+            staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
+            stats, rejects = read_corpus_to_parquet(name, root, staged, scan=config.scan(progress), **config.options)
         except CorpusNotFoundError as exc:
             # A user with only some corpora must still be able to run the pipeline: an absent
             # corpus is reported and yields an empty table (downstream assets ignore it).

@@ -4,11 +4,11 @@ import os
 import sys
 
 from ser_pipeline.defs.evaluation import EVAL_SETS
-from ser_pipeline.defs.resources import MlflowResource
+from ser_pipeline.defs.resources import DataDirResource, MlflowResource
 
 
 def main() -> int:
-    ml = MlflowResource()
+    ml = MlflowResource(data_dir=DataDirResource())
     client = ml.client()
     exp = client.get_experiment_by_name(ml.experiment_name)
     runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=1) if exp else []

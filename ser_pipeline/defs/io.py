@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ser_pipeline.defs.resources import DataDirResource
+
 
 def atomic_write_bytes(path: Path, write) -> None:
     """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic)."""
@@ -64,12 +66,14 @@ def move_into_place(src: Path, dest: Path) -> None:
 
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores DataFrame outputs as Parquet (a :class:`StoredParquet` is moved into place) and
-    dict outputs as JSON under ``base_dir``; inputs load as DataFrames."""
+    dict outputs as JSON under ``<data dir>/assets``; inputs load as DataFrames.
 
-    base_dir: str | None = None
+    The data folder is the nested :class:`DataDirResource`, the same one the assets write beside."""
+
+    data_dir: DataDirResource
 
     def _base(self) -> Path:
-        return Path(self.base_dir or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve() / "assets"
+        return self.data_dir.base() / "assets"
 
     def _path(self, context, suffix: str) -> Path:
         return self._base().joinpath(*context.asset_key.path).with_suffix(suffix)

@@ -1,21 +1,16 @@
 """Label assets: per-corpus mean intensity, neutral smoothing + domains, splits + prior."""
 
 
-import json
-
 import dagster as dg
 import pandas as pd
 
 from ser_pipeline.corpora import get_spec
 from ser_pipeline.defs.automation import DATA_CONDITION
 from ser_pipeline.defs.corpora import LABEL_CORPORA, corpus_key
-from ser_pipeline.defs.io import atomic_write_bytes
-from ser_pipeline.defs.resources import DataDirResource
 from ser_pipeline.defs.summaries import histogram_markdown, table_summary
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
-from ser_pipeline.labels.domains import domain_vocabulary
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
-from ser_pipeline.labels.splits import assign_splits, class_prior
+from ser_pipeline.labels.splits import assign_splits, training_meta
 
 GROUP = "labels"
 _INS = {name: dg.AssetIn(key=corpus_key(name)) for name in LABEL_CORPORA}
@@ -69,10 +64,11 @@ class SplitConfig(dg.Config):
 
 @dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"},
           automation_condition=DATA_CONDITION)
-def splits(context: dg.AssetExecutionContext, config: SplitConfig, smoothed_labels: pd.DataFrame,
-           data_dir: DataDirResource) -> dg.Output[pd.DataFrame]:
-    """``split`` per row (train / validation / test = IEMOCAP Session 4 / zero_shot / finetune),
-    plus ``splits_meta.json`` with the domain vocabulary and the training class prior."""
+def splits(context: dg.AssetExecutionContext, config: SplitConfig,
+           smoothed_labels: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+    """``split`` per row (train / validation / test = IEMOCAP Session 4 / zero_shot / finetune).
+    The domain vocabulary and the training class prior are derived from this table
+    (``labels.splits.training_meta``) by whoever needs them; they are shown here as metadata."""
     roles = {c: get_spec(c).role for c in smoothed_labels["corpus"].unique()}
     try:
         split = assign_splits(smoothed_labels, roles, validation_fraction=config.validation_fraction,
@@ -80,24 +76,18 @@ def splits(context: dg.AssetExecutionContext, config: SplitConfig, smoothed_labe
     except ValueError as exc:
         raise dg.Failure(f"splits config: {exc}") from exc
     df = smoothed_labels.assign(split=split)
-    train = df[df["split"] == "train"]
-    if train.empty:
-        raise dg.Failure("the training split is empty: no corpus with role 'train' has rows")
-    vocab = domain_vocabulary(train["domain"])
-    prior = class_prior(train)
-    meta = {"domain_vocab": vocab, "prior": [float(p) for p in prior], "labels": list(CLASSES),
-            "validation_fraction": config.validation_fraction, "seed": config.seed, "by": config.by}
-    meta_path = data_dir.base() / "assets" / "splits_meta.json"
-    atomic_write_bytes(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=2)))
+    try:
+        meta = training_meta(df)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
     counts = df.groupby(["split", "corpus"]).size().unstack(fill_value=0)
     version = training_data_version(df)
     return dg.Output(df, data_version=dg.DataVersion(version), metadata={
         "train_data_version": version,
         "dagster/row_count": len(df),
         "split_counts": dg.MetadataValue.md(counts.to_markdown()),
-        "n_domains": len(vocab),
-        "training_prior": dg.MetadataValue.md(histogram_markdown({c: round(p, 4) for c, p in zip(CLASSES, prior, strict=True)}).replace("count", "prior")),
-        "splits_meta": dg.MetadataValue.path(str(meta_path)),
+        "n_domains": len(meta.domain_vocab),
+        "training_prior": dg.MetadataValue.md(histogram_markdown({c: round(p, 4) for c, p in zip(CLASSES, meta.prior, strict=True)}).replace("count", "prior")),
     })
 
 

@@ -1,4 +1,9 @@
-"""Resources: where corpora live, where tables go, and MLflow tracking."""
+"""Resources: where corpora live, the data folder, and MLflow tracking.
+
+The data folder is one resource (:class:`DataDirResource`); the IO manager and MLflow take it as
+a nested resource, so tables, models and the MLflow store always sit under the same folder.
+Defaults come from :mod:`ser_pipeline.settings` (the one place that reads the environment).
+"""
 
 
 import contextlib
@@ -15,18 +20,20 @@ from typing import Any
 
 import dagster as dg
 
+from ser_pipeline import settings
+
 
 class CorporaResource(dg.ConfigurableResource):
     """Where each corpus folder is: ``<root>/<name>`` unless ``overrides`` names another folder.
 
-    ``root`` defaults to ``$SER_CORPORA_ROOT``, else ``./corpora``.
+    ``root`` defaults to ``$SER_CORPORA_ROOT``, else ``./corpora`` (:func:`settings.corpora_root`).
     """
 
     root: str | None = None
     overrides: dict[str, str] = {}
 
     def base(self) -> Path:
-        return Path(self.root or os.environ.get("SER_CORPORA_ROOT", "corpora")).expanduser().resolve()
+        return settings.corpora_root(self.root)
 
     def root_for(self, name: str) -> Path:
         """The folder of corpus ``name``."""
@@ -39,12 +46,15 @@ class CorporaResource(dg.ConfigurableResource):
 
 
 class DataDirResource(dg.ConfigurableResource):
-    """Where tables, models and the default MLflow store go: ``$SER_DATA_DIR`` or ``./data``."""
+    """Where tables, models, rejects and the default MLflow store go: ``path``, else
+    ``$SER_DATA_DIR``, else ``./data`` (:func:`settings.data_dir`). The IO manager and
+    :class:`MlflowResource` take this resource nested, so they cannot disagree about it."""
 
     path: str | None = None
 
     def base(self) -> Path:
-        p = Path(self.path or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve()
+        """The data folder, absolute and created."""
+        p = settings.data_dir(self.path)
         p.mkdir(parents=True, exist_ok=True)
         return p
 
@@ -72,12 +82,14 @@ logging.getLogger("urllib3.connectionpool").addHandler(_RETRIES)
 class MlflowResource(dg.ConfigurableResource):
     """A small MLflow client wrapper with explicit run ids (no global active run).
 
-    ``tracking_uri`` defaults to ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<data dir>/mlflow.db``.
+    ``tracking_uri`` defaults to ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<data dir>/mlflow.db``
+    (:func:`settings.tracking_uri`). Experiments it creates on a local store keep their artifacts
+    in ``<data dir>/mlartifacts``, never in ``./mlruns`` of the working directory.
     """
 
+    data_dir: DataDirResource
     tracking_uri: str | None = None
     experiment_name: str = "ser_pipeline"
-    data_dir: str | None = None
     # What to do when the tracking server cannot be reached: "fail" (before any training starts)
     # or "local" (log to sqlite:///<data dir>/mlflow_fallback.db and say so).
     on_unavailable: str = "fail"
@@ -90,16 +102,7 @@ class MlflowResource(dg.ConfigurableResource):
     request_max_retries: int = 2
 
     def _configured_uri(self) -> str:
-        if self.tracking_uri:
-            return self.tracking_uri
-        if os.environ.get("MLFLOW_TRACKING_URI"):
-            return os.environ["MLFLOW_TRACKING_URI"]
-        return f"sqlite:///{self._data_base()}/mlflow.db"
-
-    def _data_base(self) -> Path:
-        base = Path(self.data_dir or os.environ.get("SER_DATA_DIR", "data")).expanduser().resolve()
-        base.mkdir(parents=True, exist_ok=True)
-        return base
+        return settings.tracking_uri(self.data_dir.base(), self.tracking_uri)
 
     def uri(self) -> str:
         """The tracking URI in use (the local fallback once :meth:`ensure_available` switched to it)."""
@@ -127,7 +130,7 @@ class MlflowResource(dg.ConfigurableResource):
         if self.on_unavailable == "fail":
             raise RuntimeError(f"{problem}. Start the server, fix MLFLOW_TRACKING_URI, or set "
                                "resources.mlflow.config.on_unavailable: local to log to a local store.")
-        fallback = f"sqlite:///{self._data_base()}/mlflow_fallback.db"
+        fallback = settings.fallback_tracking_uri(self.data_dir.base())
         _FALLBACKS[configured] = fallback
         if log is not None:
             log.warning(f"{problem}; logging to the local fallback store {fallback}")
@@ -174,10 +177,19 @@ class MlflowResource(dg.ConfigurableResource):
             self._apply_http_settings()
         return MlflowClient(tracking_uri=self.uri())
 
+    def artifact_location(self) -> str | None:
+        """Artifact location for a new experiment: ``<data dir>/mlartifacts`` for a local store;
+        None (the server decides) for a tracking server."""
+        if self.uri().startswith(("http://", "https://", "databricks")):
+            return None
+        return settings.default_artifact_location(self.data_dir.base())
+
     def experiment_id(self) -> str:
         c = self.client()
         exp = c.get_experiment_by_name(self.experiment_name)
-        return exp.experiment_id if exp else c.create_experiment(self.experiment_name)
+        if exp:
+            return exp.experiment_id
+        return c.create_experiment(self.experiment_name, artifact_location=self.artifact_location())
 
     def create_run(self, run_name: str, tags: dict[str, str]) -> str:
         """Start a run and return its id."""

@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -21,6 +20,7 @@ from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.train_config import to_train_config, train_config_class
+from ser_pipeline.labels.splits import training_meta
 from ser_pipeline.training.config import TrainConfig
 
 GROUP = "training"
@@ -85,13 +85,12 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     if config.launcher not in ("pipes", "in_process"):
         raise dg.Failure(f"emotion_model.launcher must be pipes or in_process, not {config.launcher!r}")
     tracking_uri = mlflow.ensure_available(context.log)  # fail fast, before hours of training
-    meta_path = data_dir.base() / "assets" / "splits_meta.json"
-    meta = json.loads(meta_path.read_text())
+    meta = training_meta(splits)  # domain vocabulary + prior, from the input table (no side file)
     roots = corpora.roots(CORPUS_NAMES)
     run_dir = data_dir.base() / "models" / context.run_id
     table = splits[splits["split"].isin(["train", "validation"])]
     write_parquet(table, run_dir / "train_table.parquet")
-    spec = {"splits_table": str(run_dir / "train_table.parquet"), "splits_meta": str(meta_path),
+    spec = {"splits_table": str(run_dir / "train_table.parquet"),
             "corpus_roots": roots, "out_dir": str(run_dir), "train": cfg.to_dict(),
             "audio_cache": str(cache_dir(data_dir)) if config.use_audio_cache else None}
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
@@ -111,7 +110,7 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
             from ser_pipeline.training.loop import train  # torch: imported only where it runs
 
             r = train(cfg, table[table["split"] == "train"], table[table["split"] == "validation"], roots,
-                      domain_vocab=meta["domain_vocab"], prior=np.array(meta["prior"]), out_dir=run_dir,
+                      domain_vocab=meta.domain_vocab, prior=meta.prior, out_dir=run_dir,
                       callback=DagsterMlflowCallback(context, mlflow, run_id),
                       cache=audio_cache(data_dir, roots, config.use_audio_cache))
             result = {"export_dir": str(r.export_dir), "steps": r.steps, "val_micro_f1": r.val_micro_f1,

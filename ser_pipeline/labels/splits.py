@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ser_pipeline.emotions import SOFT_COLUMNS
+from ser_pipeline.labels.domains import domain_vocabulary
 
 SplitBy = Literal["utterance", "speaker"]
 TEST_SPLIT = "test"
@@ -74,3 +75,23 @@ def class_prior(df: pd.DataFrame) -> np.ndarray:
         raise ValueError("cannot compute a class prior from an empty training split")
     prior = df[list(SOFT_COLUMNS)].to_numpy(dtype=np.float64).mean(axis=0)
     return prior / prior.sum()
+
+
+class TrainingMeta(NamedTuple):
+    """What training needs from a splits table beyond its rows."""
+
+    domain_vocab: list[str]  # sorted domain keys of the training split (domain ids are positions)
+    prior: np.ndarray  # shape (8,), the training split's mean soft label, sums to 1
+
+
+def training_meta(splits: pd.DataFrame) -> TrainingMeta:
+    """The domain vocabulary and class prior of the ``train`` rows of a splits table.
+
+    Derived from the table itself (columns ``split``, ``domain``, ``soft_*``), so whoever holds the
+    table (the ``splits`` asset, ``emotion_model``, ``python -m ser_pipeline.training``) gets the
+    same values, with no side file to keep in step. Raises ``ValueError`` for an empty training split.
+    """
+    train = splits[splits["split"] == TRAIN]
+    if train.empty:
+        raise ValueError("the training split is empty: no corpus with role 'train' has rows")
+    return TrainingMeta(domain_vocabulary(train["domain"]), class_prior(train))

@@ -3,7 +3,6 @@
 The config file (YAML or JSON) names the data and the run::
 
     splits_table: data/splits/splits.parquet   # the `splits` asset's table (split, domain, soft_*)
-    splits_meta: data/splits/splits_meta.json  # domain vocabulary + training prior
     corpus_roots: {ravdess: /corpora/ravdess, crema_d: /corpora/crema_d}
     out_dir: runs/demo
     audio_cache: data/audio_cache              # optional: read clips from the cache when present
@@ -19,22 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ser_pipeline.labels.splits import training_meta
 from ser_pipeline.training.config import TrainConfig, load_config_file
 from ser_pipeline.training.loop import train
 
 
 def run_from_spec(spec: dict, callback=None):
     """Load the tables a spec names and call :func:`train`; returns the TrainResult."""
-    for key in ("splits_table", "splits_meta", "corpus_roots", "out_dir"):
+    for key in ("splits_table", "corpus_roots", "out_dir"):
         if key not in spec:
             raise ValueError(f"training spec is missing {key!r}")
     table = pd.read_parquet(spec["splits_table"])
-    meta = json.loads(Path(spec["splits_meta"]).read_text())
+    meta = training_meta(table)  # domain vocabulary + prior of its train rows
     cfg = TrainConfig.from_dict(spec.get("train", {}))
     cache = None
     if spec.get("audio_cache"):
@@ -42,7 +40,7 @@ def run_from_spec(spec: dict, callback=None):
 
         cache = cache_roots(spec["audio_cache"], spec["corpus_roots"])
     return train(cfg, table[table["split"] == "train"], table[table["split"] == "validation"],
-                 spec["corpus_roots"], domain_vocab=meta["domain_vocab"], prior=np.array(meta["prior"]),
+                 spec["corpus_roots"], domain_vocab=meta.domain_vocab, prior=meta.prior,
                  out_dir=spec["out_dir"], callback=callback, cache=cache)
 
 

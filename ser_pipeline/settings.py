@@ -1,0 +1,99 @@
+"""The project's settings from the environment: the one module that reads them.
+
+Each variable is read in exactly one function below, when that function is called (never at
+import), so a test or a run that sets a variable sees it. Dagster resources (``defs/resources.py``),
+the ``ser`` command and the corpus scan all ask these functions, so they agree on the data folder
+and the MLflow store. Plain Python: importable without dagster or mlflow.
+
+===========================  ==========================================  =========================
+variable                     meaning                                     default
+===========================  ==========================================  =========================
+``SER_DATA_DIR``             tables, models, MLflow store and artifacts  ``./data``
+``SER_CORPORA_ROOT``         one folder per corpus registry name         ``./corpora``
+``MLFLOW_TRACKING_URI``      the MLflow tracking store                   ``sqlite:///<data>/mlflow.db``
+``SER_SCAN_WORKERS``         header-probe processes per corpus scan      the CPU count
+``SER_SCAN_MEMORY_KEYS``     paths / ids a scan keeps in memory          131,072
+``SER_MAX_REJECT_SHARE``     reject share above which a check warns      0.05
+===========================  ==========================================  =========================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: paths / utterance ids a scan keeps in memory before the rest move to disk (about 150 bytes each)
+DEFAULT_SCAN_MEMORY_KEYS = 1 << 17
+#: share of a corpus's files that may be rejected before the ``reject_share`` check warns
+DEFAULT_MAX_REJECT_SHARE = 0.05
+
+
+def _number_var(name: str, default: float, kind: type, low: float, high: float | None = None):
+    """``$name`` parsed with ``kind`` (int or float) and inside [low, high], else ``default``;
+    a bad value is a ``ValueError`` naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"environment variable {name}={value} must be {bound}")
+    return value
+
+
+def data_dir(override: str | Path | None = None) -> Path:
+    """The data folder, absolute: ``override``, else ``$SER_DATA_DIR``, else ``./data``.
+
+    Not created here (callers that write create it)."""
+    return Path(override or os.environ.get("SER_DATA_DIR") or "data").expanduser().resolve()
+
+
+def corpora_root(override: str | Path | None = None) -> Path:
+    """The folder holding one folder per corpus, absolute: ``override``, else
+    ``$SER_CORPORA_ROOT``, else ``./corpora``."""
+    return Path(override or os.environ.get("SER_CORPORA_ROOT") or "corpora").expanduser().resolve()
+
+
+def default_tracking_uri(data: str | Path) -> str:
+    """The local MLflow store of a data folder: ``sqlite:///<data>/mlflow.db``."""
+    return f"sqlite:///{Path(data)}/mlflow.db"
+
+
+def fallback_tracking_uri(data: str | Path) -> str:
+    """Where runs go when the configured MLflow store is down and the user allowed a fallback:
+    ``sqlite:///<data>/mlflow_fallback.db``."""
+    return f"sqlite:///{Path(data)}/mlflow_fallback.db"
+
+
+def tracking_uri(data: str | Path, override: str | None = None) -> str:
+    """The MLflow tracking URI: ``override``, else ``$MLFLOW_TRACKING_URI``, else
+    :func:`default_tracking_uri` of ``data``."""
+    return override or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(data)
+
+
+def default_artifact_location(data: str | Path) -> str:
+    """Where new MLflow experiments keep artifacts: ``<data>/mlartifacts`` as a ``file://`` URI.
+
+    Set explicitly when an experiment is created, so artifacts of a local store never land in
+    ``./mlruns`` of whatever folder a command runs from."""
+    return (Path(data).expanduser().resolve() / "mlartifacts").as_uri()
+
+
+def scan_workers() -> int:
+    """Header-probe processes per corpus scan: ``$SER_SCAN_WORKERS``, else the CPU count."""
+    return _number_var("SER_SCAN_WORKERS", os.cpu_count() or 1, int, 1)
+
+
+def scan_memory_keys() -> int:
+    """Paths / ids a scan keeps in memory before spilling to disk: ``$SER_SCAN_MEMORY_KEYS``,
+    else :data:`DEFAULT_SCAN_MEMORY_KEYS`."""
+    return _number_var("SER_SCAN_MEMORY_KEYS", DEFAULT_SCAN_MEMORY_KEYS, int, 1)
+
+
+def max_reject_share() -> float:
+    """Reject share (0..1) above which the ``reject_share`` check warns: ``$SER_MAX_REJECT_SHARE``,
+    else :data:`DEFAULT_MAX_REJECT_SHARE`."""
+    return _number_var("SER_MAX_REJECT_SHARE", DEFAULT_MAX_REJECT_SHARE, float, 0.0, 1.0)
