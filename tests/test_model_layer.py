@@ -108,3 +108,19 @@ def test_load_refuses_a_foreign_label_order_and_a_wrong_window(tmp_path):
         load_model(export)
     with pytest.raises(FileNotFoundError, match="not a model export"):
         load_model(tmp_path)
+
+
+def test_initial_model_rebuilds_the_weights_training_started_from(tmp_path):
+    """Table 2's "Random F1" uses the initial encoder: rebuilt from the exported train config."""
+    from ser_pipeline.model import initial_model, seeded_model
+
+    table = tiny_table(8)
+    cfg = tiny_config(epochs=1)
+    start = seeded_model(cfg.model, cfg.window_s, cfg.seed, n_domains=len(DOMAINS)).state_dict()
+    r = train(cfg, table, None, {}, domain_vocab=DOMAINS, prior=RELEASED_PRIOR, out_dir=tmp_path,
+              wave_fn=ToneWaves(table))
+    _, meta = load_model(r.export_dir)
+    rebuilt = initial_model(meta["train_config"], meta["n_domains"]).state_dict()
+    assert all(torch.equal(rebuilt[k], start[k]) for k in start)
+    trained = r.model.state_dict()
+    assert not torch.equal(trained["encoder.layers.0.fc1.weight"], rebuilt["encoder.layers.0.fc1.weight"])

@@ -138,3 +138,40 @@ def test_missing_audio_is_one_line(tmp_path, release, capsys):
     assert ser(["predict", str(tmp_path / "nope.wav"), "--model", str(release[3])]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'nope.wav'}: no such audio file" in err and "Traceback" not in err
+
+
+@pytest.mark.e2e
+def test_table2_of_a_release_file_without_training(release, tmp_path):
+    """emotion_model.model_file: no training; the evaluation assets score the given file. EmoDB is
+    scored on Table 2's six classes, and the "Random F1" uses the file's own encoder."""
+    import sys
+    from pathlib import Path
+
+    import dagster as dg
+
+    from ser_pipeline.definitions import ASSETS
+    from ser_pipeline.evaluation.metrics import EXPECTED_SCORED
+    from ser_pipeline.synth import synth_corpus
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pipeline_helpers import pipeline_resources
+
+    root = tmp_path / "corpora"
+    for name in ("ravdess", "emodb"):
+        synth_corpus(name, root / name, speakers=2, per_class=1)
+    resources = pipeline_resources(root, tmp_path, f"sqlite:///{tmp_path}/mlflow.db")
+    selection = [k for a in ASSETS if isinstance(a, dg.AssetsDefinition) for k in a.keys
+                 if k.to_user_string().startswith("corpora/") or
+                 k.to_user_string() in {"label_intensity", "smoothed_labels", "splits", "emotion_model",
+                                        "evaluation/emodb"}]
+    config = {"ops": {"emotion_model": {"config": {"model_file": str(release[3]), "register_model": False}}}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(ASSETS, selection=selection, resources=resources, instance=instance,
+                                run_config=config)
+    assert result.success
+    model_meta = result.asset_materializations_for_node("emotion_model")[0].metadata
+    assert model_meta["steps"].value == 0
+    meta = result.asset_materializations_for_node("evaluation__emodb")[0].metadata
+    assert meta["scored_classes"].value == ", ".join(EXPECTED_SCORED["emodb"])
+    assert meta["random_head_encoder"].value.startswith("the evaluated model's")
+    assert 0 <= meta["random_head_micro_f1"].value <= 100

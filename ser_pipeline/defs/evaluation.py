@@ -11,7 +11,7 @@ from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.emotions import SOFT_COLUMNS
-from ser_pipeline.evaluation.metrics import evaluate_predictions, scored_classes
+from ser_pipeline.evaluation.metrics import evaluate_predictions, table2_classes
 
 # torch-heavy modules are imported inside the assets: every Dagster step process loads this file.
 
@@ -50,8 +50,30 @@ def flat_metrics(prefix: str, result: dict) -> dict[str, float]:
     return out
 
 
+def random_head_model(model, meta: dict, log) -> tuple[object, str]:
+    """Paper Table 2's "Random F1" model: the *initial* encoder of the training run (rebuilt from
+    its exported train config: same seed, same weights files) with a freshly initialised head.
+    A model that was not trained here (e.g. an evaluated release file) is its own initial encoder.
+    Returns (model, where its encoder came from)."""
+    from ser_pipeline.model.build import initial_model
+
+    train_config = meta.get("train_config") or {}
+    if not train_config:
+        baseline, source = model, "the evaluated model's (not trained here)"
+    else:
+        try:
+            baseline, source = initial_model(train_config, int(meta.get("n_domains", 0))), "initial (before training)"
+        except (OSError, ValueError) as exc:  # e.g. a pretrained_dir that is gone
+            log.warning(f"random head: cannot rebuild the initial encoder ({exc}); using the trained one")
+            baseline, source = model, "trained (initial weights unavailable)"
+        if baseline is not model:
+            baseline.normalize_waveform = model.normalize_waveform
+    baseline.reset_head(RANDOM_HEAD_SEED)
+    return baseline, source
+
+
 def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
-    @dg.asset(key=["evaluation", name], group_name=GROUP, code_version="2", kinds={"pandas", "mlflow"},
+    @dg.asset(key=["evaluation", name], group_name=GROUP, code_version="3", kinds={"pandas", "mlflow"},
               ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()},
               description=f"Table 2 metrics of the trained model and the random-head baseline on {name}.")
     def _evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, splits: pd.DataFrame,
@@ -70,22 +92,20 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
         cache = audio_cache(data_dir, roots, config.use_audio_cache)
         prior = np.array(meta["prior"])
         y_true = rows[list(SOFT_COLUMNS)].to_numpy().argmax(axis=1)
-        allowed = scored_classes(y_true)
+        allowed = table2_classes(name, y_true)  # Table 2's classes for its sets; the rest are banned
 
-        # one encoder pass: the trained and the random head share the encoder (heads are linear)
-        emb = clip_embeddings(model, rows, roots, batch_size=config.batch_size,
-                              valid_only=config.valid_frames_only, cache=cache)
+        def score(m) -> dict:
+            emb = clip_embeddings(m, rows, roots, batch_size=config.batch_size,
+                                  valid_only=config.valid_frames_only, cache=cache)
+            return evaluate_predictions(head_logits(m, emb), y_true, allowed, prior, config.tau)
 
-        def score() -> dict:
-            return evaluate_predictions(head_logits(model, emb), y_true, allowed, prior, config.tau)
-
-        trained = score()
+        trained = score(model)
         packed = None
         if config.packed_context:
             packed = evaluate_predictions(packed_clip_logits(model, rows, roots, cache=cache),
                                           y_true, allowed, prior, config.tau)
-        model.reset_head(RANDOM_HEAD_SEED)  # the paper's "Random F1": same encoder, fresh head
-        random = score()
+        baseline, encoder_source = random_head_model(model, meta, context.log)
+        random = score(baseline)
         metrics = flat_metrics(f"eval/{name}", trained)
         metrics.update(flat_metrics(f"eval/{name}/random_head", random))
         if packed is not None:
@@ -96,7 +116,10 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
             "micro_f1": round(adj["micro_f1"] * 100, 2),
             "macro_f1": round(adj["macro_f1"] * 100, 2),
             "uar": round(adj["uar"] * 100, 2),
-            "random_head_micro_f1": round(random["adjusted"]["micro_f1"] * 100, 2),
+            "random_head_micro_f1": round(random["raw"]["micro_f1"] * 100, 2),
+            "random_head_micro_f1_adjusted": round(random["adjusted"]["micro_f1"] * 100, 2),
+            "random_head_encoder": encoder_source,
+            "scored_classes": ", ".join(c for c, a in zip(SOFT_COLUMNS, allowed, strict=True) if a).replace("soft_", ""),
             "micro_f1_without_logit_adjustment": round(trained["raw"]["micro_f1"] * 100, 2),
             "micro_f1_packed_context": round(packed["adjusted"]["micro_f1"] * 100, 2) if packed else -1.0,
             "n": len(rows),
@@ -112,7 +135,7 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
 EVALUATION_ASSETS = [make_evaluation_asset(n) for n in EVAL_SETS]
 
 
-@dg.asset(group_name=GROUP, code_version="2", kinds={"mlflow"},
+@dg.asset(group_name=GROUP, code_version="3", kinds={"mlflow"},
           ins={"emotion_model": dg.AssetIn(), "splits": dg.AssetIn(),
                **{f"eval_{n}": dg.AssetIn(key=["evaluation", n]) for n in EVAL_SETS}})
 def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, splits: pd.DataFrame,
@@ -157,7 +180,7 @@ class TemporalConfig(dg.Config):
     use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it holds them
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"mlflow"},
+@dg.asset(group_name=GROUP, code_version="2", kinds={"mlflow"},
           ins={"splits": dg.AssetIn(), "emotion_model": dg.AssetIn()})
 def temporal_evaluation(context: dg.AssetExecutionContext, config: TemporalConfig, splits: pd.DataFrame,
                         emotion_model: dict, corpora: CorporaResource, data_dir: DataDirResource,
@@ -180,8 +203,8 @@ def temporal_evaluation(context: dg.AssetExecutionContext, config: TemporalConfi
     prior = np.array(meta["prior"])
     trained = evaluate_temporal(frame_predictions(model, windows, prior=prior), windows,
                                 tolerance_s=config.tolerance_s, filter_frames=config.filter_frames)
-    model.reset_head(RANDOM_HEAD_SEED)
-    random = evaluate_temporal(frame_predictions(model, windows, prior=prior), windows,
+    baseline, _ = random_head_model(model, meta, context.log)
+    random = evaluate_temporal(frame_predictions(baseline, windows, prior=prior), windows,
                                tolerance_s=config.tolerance_s, filter_frames=config.filter_frames)
     metrics = {f"temporal/{k}": v for k, v in trained.items()}
     metrics.update({f"temporal/random_head/{k}": v for k, v in random.items()})

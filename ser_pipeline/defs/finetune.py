@@ -16,8 +16,9 @@ GROUP = "hume_prosody"
 
 
 class HumeFinetuneConfig(train_config_class("HumeFinetuneTrainConfig", epochs=5)):
-    """Every ``TrainConfig`` field for the fine-tune (the window and encoder are the emotion
-    model's, so ``window_s`` and ``model`` are not used), plus where clips are read from."""
+    """Every ``TrainConfig`` field for the fine-tune, plus where clips are read from. The encoder and
+    window are the emotion model's, or ``model.init_from``'s (a released checkpoint or an export
+    folder) when set; the other ``model`` fields and ``window_s`` are not used."""
 
     use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it holds them
 
@@ -36,7 +37,7 @@ def _labelled(table: pd.DataFrame, split: str) -> pd.DataFrame:
     return table[(table["official_split"] == split) & has]
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"pytorch", "mlflow"}, pool="gpu",
+@dg.asset(group_name=GROUP, code_version="2", kinds={"pytorch", "mlflow"}, pool="gpu",
           ins={"emotion_model": dg.AssetIn(), "hume": dg.AssetIn(key=corpus_key("hume_prosody"))},
           op_tags={"dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": 1}}}}})
 def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneConfig, emotion_model: dict,
@@ -61,7 +62,9 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
     with mlflow.run(run_name=f"hume_prosody-{context.run_id[:8]}", tags=tags) as run_id:
         from ser_pipeline.defs.training import DagsterMlflowCallback
 
-        result = finetune_regression(emotion_model["export_dir"], _labelled(hume, "train"), _labelled(hume, "devel"),
+        base = config.model.init_from or emotion_model["export_dir"]
+        context.log.info(f"hume_prosody_model: fine-tuning from {base}")
+        result = finetune_regression(base, _labelled(hume, "train"), _labelled(hume, "devel"),
                                      roots, cols, cfg, out_dir, callback=DagsterMlflowCallback(context, mlflow, run_id),
                                      cache=audio_cache(data_dir, roots, config.use_audio_cache),
                                      devel_scorer=regression_metrics)
@@ -72,7 +75,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
     return {"export_dir": str(result.export_dir), "mlflow_run_id": run_id}
 
 
-@dg.asset(key=["evaluation", "hume_prosody_devel"], group_name=GROUP, code_version="1", kinds={"mlflow"},
+@dg.asset(key=["evaluation", "hume_prosody_devel"], group_name=GROUP, code_version="2", kinds={"mlflow"},
           ins={"hume_prosody_model": dg.AssetIn(), "hume": dg.AssetIn(key=corpus_key("hume_prosody"))})
 def hume_prosody_devel(context: dg.AssetExecutionContext, hume_prosody_model: dict, hume: pd.DataFrame,
                        corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource) -> dict:

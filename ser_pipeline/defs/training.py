@@ -37,12 +37,15 @@ class EmotionModelConfig(train_config_class("EmotionModelTrainConfig")):
     nproc_per_node: int = 1  # > 1: torchrun with this many processes (one per GPU)
     use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it exists
     register_model: bool = True  # log a pyfunc model and register it as "ser_emotion_model"
+    # no training: take this model (a released v1 .pt / v2 .ckpt, or an export folder) as the
+    # emotion model, so every evaluation asset scores it (paper Table 2 for a released model)
+    model_file: str | None = None
 
     def to_train_config(self) -> TrainConfig:
         return to_train_config(self, LAUNCH_FIELDS)
 
 
-LAUNCH_FIELDS = {"launcher", "nproc_per_node", "use_audio_cache", "register_model"}
+LAUNCH_FIELDS = {"launcher", "nproc_per_node", "use_audio_cache", "register_model", "model_file"}
 
 
 class DagsterMlflowCallback:
@@ -62,6 +65,21 @@ class DagsterMlflowCallback:
         self.mlflow.log_params(self.run_id, params)
 
 
+def adopt_model_file(path: str, export_dir) -> dict:
+    """Export a given model file (release or export folder) as this run's emotion model."""
+    from ser_pipeline.model.export import export_model, load_model
+
+    try:
+        model, meta = load_model(path)
+    except (OSError, ValueError) as exc:
+        raise dg.Failure(f"emotion_model.model_file: {exc}") from exc
+    if meta.get("task", "emotion") != "emotion":
+        raise dg.Failure(f"emotion_model.model_file {path} is a {meta['task']} model, not an emotion model")
+    export_model(model, export_dir, prior=meta["prior"], source={"model_file": str(path), **meta.get("source", {})})
+    return {"export_dir": str(export_dir), "steps": 0, "val_micro_f1": None, "final_loss": float("nan"),
+            "seconds": 0.0}
+
+
 def training_command(spec_path: str, nproc_per_node: int) -> list[str]:
     """The command Pipes launches (torchrun for several processes)."""
     entry = ["-m", "ser_pipeline.training", "--config", spec_path, "--callback", PIPES_CALLBACK]
@@ -73,7 +91,7 @@ def training_command(spec_path: str, nproc_per_node: int) -> list[str]:
 
 # deps on the audio caches: in a run that builds them, training waits for them and reads them
 # (it never needs them: a clip the cache lacks is decoded from its file).
-@dg.asset(group_name=GROUP, code_version="2", kinds={"pytorch", "mlflow"}, pool="gpu", op_tags=GPU_OP_TAGS,
+@dg.asset(group_name=GROUP, code_version="3", kinds={"pytorch", "mlflow"}, pool="gpu", op_tags=GPU_OP_TAGS,
           deps=[dg.AssetKey(["audio_cache", n]) for n in CORPUS_NAMES])
 def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig, splits: pd.DataFrame,
                   corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource,
@@ -95,8 +113,13 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
             "audio_cache": str(cache_dir(data_dir)) if config.use_audio_cache else None}
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
     tags = {"dagster_run_id": context.run_id, "asset_key": "emotion_model", "mlflow.source.name": "ser_pipeline"}
+    if config.model_file:
+        tags["ser.model_file"] = str(config.model_file)
     with mlflow.run(run_name=f"emotion_model-{context.run_id[:8]}", tags=tags) as run_id:
-        if config.launcher == "pipes":
+        if config.model_file:
+            result = adopt_model_file(config.model_file, run_dir / "export")
+            context.log.info(f"emotion_model: no training, evaluating {config.model_file}")
+        elif config.launcher == "pipes":
             invocation = pipes_subprocess_client.run(
                 command=training_command(str(run_dir / "spec.yaml"), config.nproc_per_node), context=context,
                 extras={"mlflow_run_id": run_id, "mlflow_tracking_uri": tracking_uri},

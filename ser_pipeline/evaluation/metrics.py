@@ -94,6 +94,18 @@ def scored_classes(y_true: np.ndarray, n_classes: int = 8) -> np.ndarray:
     return mask
 
 
+def table2_classes(set_name: str, y_true: np.ndarray, n_classes: int = 8) -> np.ndarray:
+    """The classes set ``set_name`` is scored on (the rest are banned, paper §3.1): Table 2's own
+    (:data:`EXPECTED_SCORED`) for the sets it names, else those present (:func:`scored_classes`).
+
+    Returns:
+        bool array (n_classes,), the allowed mask.
+    """
+    if set_name in EXPECTED_SCORED and n_classes == len(CLASSES):
+        return np.isin(np.array(CLASSES), EXPECTED_SCORED[set_name])
+    return scored_classes(y_true, n_classes)
+
+
 def check_scored(set_name: str, allowed: np.ndarray) -> None:
     """Raise ``ValueError`` if ``allowed`` (bool (8,)) differs from :data:`EXPECTED_SCORED`.
 
