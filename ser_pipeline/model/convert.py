@@ -346,7 +346,11 @@ def ctranslate2_to_hf(path: str | Path) -> tuple[WhisperConfig, dict[str, torch.
     ct2 = read_ctranslate2(path)
     if ct2.spec != "WhisperSpec":
         raise ConversionError(f"{path}: a CTranslate2 {ct2.spec or 'unnamed'} model, not WhisperSpec")
-    v = dict(ct2.variables)
+    # v is the only holder of the arrays: each is freed once popped and copied (peak ~ one model)
+    v = ct2.variables
+    del ct2
+    n_layers = {side: len({m.group(1) for k in v if (m := re.match(rf"{side}/layer_(\d+)/", k))})
+                for side in ("encoder", "decoder")}
     activation = v.get("decoder/activation")
     if activation is not None and int(activation) != 3:  # common_spec.Activation.GELU
         raise ConversionError(f"{path}: decoder activation id {int(activation)}, Whisper uses GELU (3)")
@@ -382,9 +386,7 @@ def ctranslate2_to_hf(path: str | Path) -> tuple[WhisperConfig, dict[str, torch.
     # WhisperModel has none
     v.pop("decoder/projection/weight", None)
     v.pop("decoder/projection/bias", None)
-    n_layers = {}
     for side in ("encoder", "decoder"):
-        n_layers[side] = len({m.group(1) for k in ct2.variables if (m := re.match(rf"{side}/layer_(\d+)/", k))})
         for i in range(n_layers[side]):
             ct, hf = f"{side}/layer_{i}", f"{side}.layers.{i}"
             put(f"{hf}.self_attn_layer_norm", f"{ct}/self_attention/layer_norm")
