@@ -278,11 +278,17 @@ def test_ctranslate2_int8_weights_are_dequantised(source, tmp_path):
 
 # ---------------------------------------------------------------------------- errors and the CLI
 
+class NotATensor:
+    """An arbitrary pickled object: what weights_only loading refuses."""
+
+
 def _bad_sources(root: Path, source: WhisperModel) -> dict[str, tuple[Path, str]]:
     ckpt = openai_checkpoint(source)
     cases = {}
     (root / "notes.pt").write_text("not a checkpoint\n")
     cases["text"] = (root / "notes.pt", "not a torch checkpoint")
+    torch.save({"dims": NotATensor(), "model_state_dict": {}}, root / "objects.pt")
+    cases["objects"] = (root / "objects.pt", "holds Python objects besides tensors")
     torch.save({"state_dict": {}}, root / "lightning.pt")
     cases["layout"] = (root / "lightning.pt", "unknown layout")
     torch.save({"model_state_dict": ckpt["model_state_dict"]}, root / "nodims.pt")

@@ -155,8 +155,12 @@ def openai_to_hf(path: str | Path) -> tuple[WhisperConfig, dict[str, torch.Tenso
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle, zip and runtime errors alike for non-checkpoints
+        if "Unsupported global" in str(exc):  # a pickle of objects: weights_only never runs their code
+            raise ConversionError(f"{path}: holds Python objects besides tensors and plain containers "
+                                  "(an OpenAI whisper checkpoint has none; refused, as loading them "
+                                  "would run their code)") from exc
         raise ConversionError(f"{path}: not a torch checkpoint nor a CTranslate2 model.bin "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+                              f"(torch.load: {type(exc).__name__})") from exc
     if not isinstance(ckpt, dict) or "model_state_dict" not in ckpt:
         keys = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ConversionError(f"{path}: unknown layout, expected an OpenAI whisper checkpoint "
