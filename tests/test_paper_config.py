@@ -10,11 +10,11 @@ import dagster as dg
 import pytest
 import yaml
 
-from ser_pipeline.training.config import ModelConfig, TrainConfig
+from ser_pipeline.defs.training import LAUNCH_FIELDS, EmotionModelConfig
+from ser_pipeline.model.config import ModelConfig
+from ser_pipeline.training.config import TrainConfig
 
 PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper.yaml"
-#: emotion_model fields that configure how the asset runs training, beside the TrainConfig ones
-RUN_FIELDS = {"launcher", "nproc_per_node", "use_audio_cache", "register_model"}
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +23,14 @@ def run_config() -> dict:
 
 
 def test_emotion_model_config_is_every_train_config_field(run_config):
+    """Every field written out (nothing left to a default), and the asset builds a valid
+    TrainConfig from it."""
     cfg = dict(run_config["ops"]["emotion_model"]["config"])
-    assert set(cfg) == {f.name for f in dataclasses.fields(TrainConfig)} | RUN_FIELDS
+    assert set(cfg) == {f.name for f in dataclasses.fields(TrainConfig)} | LAUNCH_FIELDS
     assert set(cfg["model"]) == {f.name for f in dataclasses.fields(ModelConfig)}
-    assert all(isinstance(k, str) for k in cfg["accumulation"])  # Dagster config keys are strings
-    train = TrainConfig.from_dict({k: v for k, v in cfg.items() if k not in RUN_FIELDS})  # validates
-    assert train.to_dict()["model"]["pretrained_dir"] == "data/models/whisper-medium"
+    train = EmotionModelConfig(**cfg).to_train_config()  # TrainConfig.validate runs here
+    assert train.model.pretrained_dir == "data/models/whisper-medium"
+    assert train.model.freeze_front_end == "true" and train.model.init_from is None
 
 
 def test_paper_values(run_config):
@@ -42,7 +44,7 @@ def test_paper_values(run_config):
     assert (cfg["amp"], cfg["device"], cfg["nproc_per_node"]) == ("bf16", "cuda", 4)
     m = cfg["model"]
     assert (m["d_model"], m["encoder_layers"], m["encoder_attention_heads"]) == (1024, 24, 16)  # whisper-medium
-    assert m["freeze_front_end"] is True  # §2.5
+    assert m["freeze_front_end"] == "true"  # §2.5
     assert run_config["ops"]["splits"]["config"]["validation_fraction"] == 0.05  # §2.1
 
 
@@ -54,12 +56,10 @@ def test_every_value_cites_the_paper_or_says_our_choice():
     assert not bare, f"values without a source: {bare}"
 
 
-def test_the_other_ops_and_the_executor_fit_the_job(run_config):
-    """Everything but emotion_model validates against full_pipeline today (emotion_model takes
-    this flat shape after the model-layer refactor, issue 13)."""
+def test_the_file_is_a_valid_run_config_of_full_pipeline(run_config):
     from ser_pipeline.definitions import defs
 
-    rest = {**run_config, "ops": {k: v for k, v in run_config["ops"].items() if k != "emotion_model"}}
-    result = dg.validate_run_config(defs.resolve_job_def("full_pipeline"), rest)
+    result = dg.validate_run_config(defs.resolve_job_def("full_pipeline"), run_config)
+    assert result["ops"]["emotion_model"]["config"]["nproc_per_node"] == 4
     assert result["execution"]["multi_or_in_process_executor"]["multiprocess"]["max_concurrent"] == 4
     assert result["ops"]["smoothed_labels"]["config"]["variant"] == "neutral"

@@ -191,7 +191,7 @@ def openai_to_hf(path: str | Path) -> tuple[WhisperConfig, dict[str, torch.Tenso
     if int(dims["n_text_state"]) != fields["d_model"]:
         raise ConversionError(f"{path}: n_text_state {dims['n_text_state']} != n_audio_state "
                               f"{fields['d_model']}; a WhisperModel shares one width")
-    return whisper_config(**fields), state
+    return _full_whisper_config(**fields), state
 
 
 # ---------------------------------------------------------------------------- CTranslate2 model.bin
@@ -413,7 +413,7 @@ def ctranslate2_to_hf(path: str | Path) -> tuple[WhisperConfig, dict[str, torch.
         if not n_layers[side] or f"{side}/num_heads" not in v:
             raise ConversionError(f"{path}: no {side} layers or {side}/num_heads")
     conv1 = state["encoder.conv1.weight"]  # (d_model, n_mels, 3)
-    config = whisper_config(
+    config = _full_whisper_config(
         d_model=int(conv1.shape[0]), num_mel_bins=int(conv1.shape[1]),
         encoder_layers=n_layers["encoder"], decoder_layers=n_layers["decoder"],
         encoder_attention_heads=int(v["encoder/num_heads"]), decoder_attention_heads=int(v["decoder/num_heads"]),
@@ -436,7 +436,7 @@ def _head(items: list[str], n: int = 10) -> str:
 
 # ---------------------------------------------------------------------------- the HF folder
 
-def whisper_config(**dims: int) -> WhisperConfig:
+def _full_whisper_config(**dims: int) -> WhisperConfig:
     """A ``WhisperConfig`` for the given dimensions with Whisper's special-token ids.
 
     The token ids matter only to generation, never to the encoder: the real vocabularies get
