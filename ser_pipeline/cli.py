@@ -140,6 +140,19 @@ def _cmd_export_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_whisper(args: argparse.Namespace) -> int:
+    from ser_pipeline.model.convert import ConversionError, convert_whisper
+
+    try:
+        r = convert_whisper(args.src, args.out)
+    except ConversionError as exc:
+        raise SystemExit(f"ser convert-whisper: {exc}") from exc
+    c = r.config
+    print(f"wrote WhisperModel (d_model {c.d_model}, {c.encoder_layers} encoder layers, {c.num_mel_bins} mels) "
+          f"from {r.source_format} {args.src} to {r.out_dir}: use it as model.pretrained_dir")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ser", description="ser_pipeline command line")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -176,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export", help="export folder (ser_model.json + model.safetensors), 30 s window")
     p.add_argument("--out", required=True, help="output .pt file")
     p.set_defaults(func=_cmd_export_release)
+    p = sub.add_parser("convert-whisper", help="OpenAI .pt or CTranslate2 folder -> save_pretrained folder")
+    p.add_argument("src", help="OpenAI whisper checkpoint (base.pt, medium.pt) or faster-whisper folder (model.bin)")
+    p.add_argument("--out", required=True, help="folder to write (config.json + model.safetensors, fp32)")
+    p.set_defaults(func=_cmd_convert_whisper)
     return ap
 
 
