@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch==2.13.0 is pinned in pyproject: pip takes the local CPU wheel here, never a CUDA build
-	$(PY) -m pip install -q -e '.[dev]'
+	@echo ">>> installing ser_pipeline and its dependencies into $(VENV) (about 2 minutes on a fresh machine)"
+	$(PY) -m pip install --progress-bar on -e '.[dev]' 2>&1 | grep -v "^Requirement already satisfied" || true
+	@$(PY) -c "import ser_pipeline, dagster, torch, mlflow" || { echo ">>> install failed: see the pip output above"; exit 1; }
+	@echo ">>> compiling bytecode (faster start-up of every Dagster step)"
 	$(PY) -m compileall -q $(VENV)/lib > /dev/null 2>&1 || true
 	touch $(STAMP)
 
@@ -25,6 +28,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	mkdir -p $(SER_DATA_DIR)
 	$(VENV)/bin/ser demo-data --out $(SER_DATA_DIR)/demo_corpora
+	$(VENV)/bin/ser check-config configs/demo.yaml --job full_pipeline
 	$(VENV)/bin/dagster job execute -m ser_pipeline.definitions -j full_pipeline -c configs/demo.yaml
 	$(PY) -m ser_pipeline.defs.demo_summary
 

@@ -18,9 +18,18 @@ def _cmd_corpora(args: argparse.Namespace) -> int:
 
         sys.stdout.write(registry_markdown())
         return 0
-    for name in available():
-        s = get_spec(name)
-        print(f"{name:14s} {s.role:10s} {','.join(s.languages) or '-':10s} {s.title}")
+    from ser_pipeline import settings
+
+    root = settings.corpora_root(args.root)
+    rows = [(name, get_spec(name)) for name in available()]
+    present = {name: (root / name).is_dir() for name, _ in rows}
+    header = ("corpus", "role", "languages", "present", "title")
+    table = [(name, s.role, ",".join(s.languages) or "-", "yes" if present[name] else "-", s.title)
+             for name, s in rows]
+    widths = [max(len(r[i]) for r in [header, *table]) for i in range(4)]
+    print(f"corpora under {root} ({sum(present.values())} of {len(rows)} present)")
+    for r in [header, *table]:
+        print("  ".join(v.ljust(w) for v, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     return 0
 
 
@@ -153,11 +162,16 @@ def _cmd_convert_whisper(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: adds subcommands to the parser (the orchestration shell's own, e.g. ``check-config``)
+ParserExtension = Callable[[argparse._SubParsersAction], None]
+
+
+def build_parser(extend: ParserExtension | None = None) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ser", description="ser_pipeline command line")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("corpora", help="list the corpus registry")
     p.add_argument("--markdown", action="store_true", help="print docs/corpora.md")
+    p.add_argument("--root", default=None, help="corpus root to look in (default: $SER_CORPORA_ROOT, else ./corpora)")
     p.set_defaults(func=_cmd_corpora)
     p = sub.add_parser("synth", help="write a synthetic corpus in its real distribution layout")
     p.add_argument("name")
@@ -189,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("export", help="export folder (ser_model.json + model.safetensors), 30 s window")
     p.add_argument("--out", required=True, help="output .pt file")
     p.set_defaults(func=_cmd_export_release)
+    if extend is not None:
+        extend(sub)
     p = sub.add_parser("convert-whisper", help="OpenAI .pt or CTranslate2 folder -> save_pretrained folder")
     p.add_argument("src", help="OpenAI whisper checkpoint (base.pt, medium.pt) or faster-whisper folder (model.bin)")
     p.add_argument("--out", required=True, help="folder to write (config.json + model.safetensors, fp32)")
@@ -196,10 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None, *, resolve_reference: Resolver | None = None) -> int:
+def main(argv: list[str] | None = None, *, resolve_reference: Resolver | None = None,
+         extend: ParserExtension | None = None) -> int:
     """Run the ``ser`` command; ``resolve_reference`` turns MLflow model references into export
-    folders (the orchestration shell's ``ser_pipeline.defs.cli`` passes it)."""
-    args = build_parser().parse_args(argv)
+    folders and ``extend`` adds subcommands (the orchestration shell's ``ser_pipeline.defs.cli``
+    passes both)."""
+    args = build_parser(extend).parse_args(argv)
     if args.func is _cmd_predict:
         return _cmd_predict(args, resolve_reference)
     return args.func(args)

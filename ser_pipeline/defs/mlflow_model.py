@@ -54,6 +54,11 @@ def log_and_register(run_id: str, export_dir: str | Path, tracking_uri: str,
 def download_export(uri: str, tracking_uri: str | None = None) -> Path:
     """A local export folder for ``models:/name/version``, ``models:/name@alias`` or
     ``runs:/id/pyfunc_model`` URIs, read from ``tracking_uri`` (the process's default if None)."""
+    if tracking_uri:
+        # process-wide as well: MLflow resolves a registered version's logged model (models:/m-...)
+        # through the default store, which would otherwise be ./mlflow.db of the working folder
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=tracking_uri,
                                                           registry_uri=tracking_uri))
     for candidate in (local / "artifacts" / "export", local / "export", local):
