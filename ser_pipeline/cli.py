@@ -33,6 +33,13 @@ def _cmd_corpora(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_labels(args: argparse.Namespace) -> int:
+    from ser_pipeline.labels.docs import labels_markdown
+
+    sys.stdout.write(labels_markdown())
+    return 0
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from ser_pipeline.synth import synth_corpus
 
@@ -173,6 +180,9 @@ def build_parser(extend: ParserExtension | None = None) -> argparse.ArgumentPars
     p.add_argument("--markdown", action="store_true", help="print docs/corpora.md")
     p.add_argument("--root", default=None, help="corpus root to look in (default: $SER_CORPORA_ROOT, else ./corpora)")
     p.set_defaults(func=_cmd_corpora)
+    p = sub.add_parser("labels", help="the label decisions (the 8 classes, smoothing, scored classes) as docs/labels.md")
+    p.add_argument("--markdown", action="store_true", help="(the only format) print docs/labels.md")
+    p.set_defaults(func=_cmd_labels)
     p = sub.add_parser("synth", help="write a synthetic corpus in its real distribution layout")
     p.add_argument("name")
     p.add_argument("--out", required=True)

@@ -1,7 +1,7 @@
 """The 8-class label space: the one place that knows the class order.
 
 The order is the paper's released checkpoints' (``head`` = Linear(d_model, 8) applied to every
-encoder frame); see ``shared/labels.md``. Every table stores the raw scores in columns named
+encoder frame); see ``docs/labels.md``. Every table stores the raw scores in columns named
 exactly after :data:`CLASSES`, in this order.
 """
 
@@ -29,7 +29,7 @@ NON_NEUTRAL = tuple(i for i in range(N_CLASSES) if i != NEUTRAL)
 #: Column names of the smoothed, normalised soft label added by ``smoothed_labels``.
 SOFT_COLUMNS: tuple[str, ...] = tuple(f"soft_{c}" for c in CLASSES)
 
-#: Training prior of the paper's released checkpoints (labels.md); the default for logit
+#: Training prior of the paper's released checkpoints (docs/labels.md); the default for logit
 #: adjustment when no training table is at hand.
 RELEASED_PRIOR = np.array(
     [0.19170297, 0.09759999, 0.05292019, 0.06359768, 0.06397428, 0.11632104, 0.02482805, 0.38905580],
@@ -38,7 +38,7 @@ RELEASED_PRIOR = np.array(
 
 WeightRow = Mapping[str, float]
 
-#: labels.md "common words": source label (lower case) -> {class: weight}.
+#: docs/labels.md "common words": source label (lower case) -> {class: weight}.
 COMMON_WORDS: dict[str, dict[str, float]] = {
     **{w: {"anger": 1.0} for w in ("angry", "anger", "ang")},
     **{w: {"happiness": 1.0} for w in ("happy", "happiness", "joy", "hap")},
@@ -67,7 +67,7 @@ def score_vector(row: WeightRow, scale: float = 1.0) -> np.ndarray:
 
 
 def vote_scores(votes: Iterable[Sequence[WeightRow]]) -> np.ndarray:
-    """Raw scores from rater votes (labels.md): mean over raters of each rater's weight row.
+    """Raw scores from rater votes (docs/labels.md): mean over raters of each rater's weight row.
 
     ``votes`` holds one entry per rater; each entry is the list of weight rows of the categories
     that rater chose. A rater who lists k categories gives each 1/k of the vote.
@@ -86,7 +86,7 @@ def vote_scores(votes: Iterable[Sequence[WeightRow]]) -> np.ndarray:
 
 
 def no_emotion_if_empty(e: np.ndarray) -> np.ndarray:
-    """labels.md: a vector with no mass at all means "no perceived emotion" -> neutral 1."""
+    """docs/labels.md: a vector with no mass at all means "no perceived emotion" -> neutral 1."""
     if float(np.sum(e)) <= 0.0:
         e = np.zeros(N_CLASSES, dtype=np.float64)
         e[NEUTRAL] = 1.0

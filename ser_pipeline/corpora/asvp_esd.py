@@ -33,7 +33,7 @@ File name: 8 to 12 hyphen-separated numeric fields.
     10-12     further fields  meaning unconfirmed, ignored
     ========  ==============  ===================================================
 
-Emotion codes (labels.md): 01 boredom -> other 1; 02 neutral; 03 happy; 04 sad; 05 angry;
+Emotion codes (docs/labels.md): 01 boredom -> other 1; 02 neutral; 03 happy; 04 sad; 05 angry;
 06 fear; 07 disgust; 08 surprise; 09 excited -> happiness 1; 10 pleasure -> happiness 0.5;
 11 pain -> other 1; 12 disappointment -> sadness 0.5; 13 breath/others -> other 1.
 Raw score = category weight x intensity (normal 0.5, high 1.0), e.g. pleasure at normal
@@ -82,7 +82,7 @@ LABEL_MAP: dict[str, dict[str, float]] = {
 EMOTION_NAMES = {"01": "boredom", "02": "neutral", "03": "happy", "04": "sad", "05": "angry",
                  "06": "fear", "07": "disgust", "08": "surprise", "09": "excited", "10": "pleasure",
                  "11": "pain", "12": "disappointment", "13": "breath"}
-INTENSITY = {"01": 0.5, "02": 1.0}  # normal, high (labels.md)
+INTENSITY = {"01": 0.5, "02": 1.0}  # normal, high (docs/labels.md)
 VOCAL_CHANNEL = {"01": "speech", "02": "non-speech"}
 AGE_GROUP = {"01": ">65", "02": "20-64", "03": "<20", "04": "baby"}
 LANGUAGE_CODES = {

@@ -150,7 +150,7 @@ class _Queued(NamedTuple):
 
 #: rows per Arrow batch (and Parquet row group when streaming to a sink)
 ROW_GROUP_ROWS = 16384
-#: the largest raw score (labels.md: scores lie in [0, 1]; the tolerance of corpora/validate.py)
+#: the largest raw score (docs/labels.md: scores lie in [0, 1]; the tolerance of corpora/validate.py)
 MAX_SCORE = 1.0 + 1e-9
 
 
@@ -230,7 +230,7 @@ class TableBuilder:
 
         Args:
             path: the audio file (absolute, inside the root).
-            scores: raw score vector, shape (8,), in [0, 1] (labels.md), before normalisation.
+            scores: raw score vector, shape (8,), in [0, 1] (docs/labels.md), before normalisation.
             speaker: the corpus's own speaker id (qualified here as ``<corpus>/<id>``); None =
                 unknown.
             start_s, end_s: segment bounds inside the file in seconds (clamped to the file).

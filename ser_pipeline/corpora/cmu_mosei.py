@@ -14,7 +14,7 @@ Layout as distributed (raw zip ``CMU_MOSEI.zip`` + the separately downloaded lab
 and ``intervals`` (N × 2, [start, end] in seconds). A segment is (video, row):
 ``-9YyBTjo1zo`` row 3 -> utterance key ``Raw/Audio/Full/WAV_16000/-9YyBTjo1zo/3``.
 
-Soft label (labels.md): each emotion's intensity / 3 on its class; an all-zero row means no
+Soft label (docs/labels.md): each emotion's intensity / 3 on its class; an all-zero row means no
 perceived emotion -> neutral 1. Gotchas handled: negative starts are clamped to 0 (TableBuilder),
 overlapping and unordered segments are kept, empty segments are rejected.
 

@@ -14,7 +14,7 @@ Layout as distributed (github CheyneyComputerScience/CREMA-D, audio in git-lfs):
 File name ``1001_DFA_ANG_XX.wav`` -> actor 1001, sentence DFA, emotion ANG (anger), level XX
 (unspecified; LO/MD/HI only for sentence IEO).
 
-Soft label (labels.md): the acted emotion from the name; when ``tabulatedVotes.csv`` exists, the
+Soft label (docs/labels.md): the acted emotion from the name; when ``tabulatedVotes.csv`` exists, the
 **voice** modality's vote counts (A D F H N S / numResponses) replace it. Two lines of it::
 
     "",A,D,F,H,N,S,fileName,numResponses,agreement,emoVote,meanEmoResp,meanEmoRespNorm

@@ -32,7 +32,7 @@ The **folder** gives the label (``Disgusted`` folder vs ``disgust`` word); the s
 last 4 digits of the name. Names are not otherwise parsed, so irregular names are kept.
 
 Speakers: bea F, jenie F, sam M, josh M. Audio is mixed: bea 44.1 kHz, the others 16 kHz (probed).
-Labels (labels.md): amused -> happiness 1; sleepy -> other 1.
+Labels (docs/labels.md): amused -> happiness 1; sleepy -> other 1.
 Assumptions (unconfirmed): a folder ``<x>_<Style>`` means the EmoBox layout, anything else is
 ``<speaker>/<Style>``; audio directly under the root (no style folder) is rejected as
 ``label_missing``; ``cmuarctic.data`` is optional and only fills ``text``.

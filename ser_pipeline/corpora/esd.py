@@ -32,7 +32,7 @@ gb2312, utf-16, utf-8 or latin-1; Mandarin speakers write the emotion in Chinese
     0001_000001	打远一看，它们的确很是美丽，	中立
     0011_000351	Author of the danger trail, Philip Steels, etc.	Angry
 
-The **emotion folder** is the label (labels.md: direct); the transcript only fills ``text`` and
+The **emotion folder** is the label (docs/labels.md: direct); the transcript only fills ``text`` and
 lists the audio that should exist (a listed id with no audio -> ``audio_missing``; a line that
 cannot be parsed -> ``malformed_annotation`` on the transcript path). ``official_split`` is the
 split folder (train / evaluation / test), null in the flat layout.

@@ -23,7 +23,7 @@ utterance = ``Ses01`` + the F/M of the last component (here ``Ses01F``, female; 
 prefix only names the dialog's mocap wearer). Scripted ids carry an extra part
 (``Ses01F_script01_1_M003``).
 
-Soft label (labels.md): the mean over external raters (``C-E*``; ``C-F*``/``C-M*`` are the
+Soft label (docs/labels.md): the mean over external raters (``C-E*``; ``C-F*``/``C-M*`` are the
 actors' self-evaluations, ignored) of each rater's weight row; a rater listing k categories
 gives each 1/k. Excited -> happiness 1, Frustration -> anger 0.5, Neutral state -> neutral,
 Other -> other. The consensus code is used only where no external rater line exists; ``xxx``

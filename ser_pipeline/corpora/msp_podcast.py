@@ -11,7 +11,7 @@ Layout as distributed (release 1.12; older releases spell ``labels_concensus`` a
       Labels/labels_detailed.csv                FileName,"WORKER0000001; Neutral; Neutral,Confused; A:1.0; V:4.0; D:1.0;"
       Labels/labels_detailed.json               {FileName: {WorkerID: {EmoClass_Major, ...}}}
 
-Soft label (labels.md): per-annotator primary votes (``labels_detailed``, CSV or JSON) when present,
+Soft label (docs/labels.md): per-annotator primary votes (``labels_detailed``, CSV or JSON) when present,
 else ``EmoClass``: A anger, S sadness, H happiness, U surprise, F fear, D disgust, C contempt
 (disgust 0.5), N neutral, O other; X (no agreement) with no votes is rejected as unlabelled.
 Primary vote strings: Angry, Sad, Happy, Surprise, Fear, Disgust, Contempt, Neutral and

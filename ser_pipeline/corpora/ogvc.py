@@ -34,7 +34,7 @@ within that:
   with ``#`` and header lines (first field ``file``/``filename``/``id``/``name``) are skipped;
 - a line is ``<utterance> <code> [<code> ...]``: the utterance is the wav's stem (or its path
   relative to the root, without extension); each following emotion code is **one rater's vote**
-  (labels.md: e = mean of the raters' weight rows; ``n_raters`` = number of codes); a code may
+  (docs/labels.md: e = mean of the raters' weight rows; ``n_raters`` = number of codes); a code may
   carry an intensity digit (``JOY2`` -> weight x 2/3); other fields (numbers, times, text) are
   ignored; an all-zero vector -> neutral 1;
 - the speaker is the wav's parent directory unless that is ``wav``/``Natural``/the root, then the

@@ -27,7 +27,7 @@ repetition 2, actor 18 (female):
     7         actor        01-24; odd = male, even = female
     ========  ===========  ==================================================================
 
-Soft label (labels.md): the category's weight times intensity (normal 0.5, strong 1.0);
+Soft label (docs/labels.md): the category's weight times intensity (normal 0.5, strong 1.0);
 calm -> neutral 1. Song files are kept with ``modality = "song"``.
 """
 
@@ -55,7 +55,7 @@ LABEL_MAP: dict[str, dict[str, float]] = {
 }
 EMOTION_NAMES = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
                  "06": "fearful", "07": "disgust", "08": "surprised"}
-INTENSITY = {"01": 0.5, "02": 1.0}  # labels.md: normal 0.5, strong 1.0
+INTENSITY = {"01": 0.5, "02": 1.0}  # docs/labels.md: normal 0.5, strong 1.0
 MODALITY = {"01": "speech", "02": "song"}
 
 SPEC = CorpusSpec(

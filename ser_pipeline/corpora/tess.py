@@ -29,7 +29,7 @@ Audio: 24,414 Hz, except ``OAF_food_fear.wav`` at 96 kHz; files are probed, neve
 
 Gotchas: parse the emotion as the **last** ``_`` field; some Kaggle copies hold the whole set
 twice, so a second file with a name already read is rejected as ``duplicate_id`` (the first in
-sorted path order wins). ``ps`` -> surprise 1 + happiness 0.5 (labels.md).
+sorted path order wins). ``ps`` -> surprise 1 + happiness 0.5 (docs/labels.md).
 Assumptions (unconfirmed): ``OA_`` is OAF (the only "O" speaker); channels are probed.
 """
 

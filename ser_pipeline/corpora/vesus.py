@@ -15,7 +15,7 @@ kept as ``source_label``. A key row (list strings in CSV cells)::
     File Path,Actor,Actor Dialog,Phrase,Type,Actor Confidence,Crowd Count,Crowd Emotion,Crowd Intensity
     Actor01/Angry/Actor01_Angry_001.wav,Actor01,kids are talking,1,neutral,8,10,"[1, 1, 1, 0, 1, 3, 1, 1, 0, 1]","[4, 3, 5, ...]"
 
-Soft label (labels.md): vote fractions of the crowd ids 0 neutral, 1 anger, 2 happiness,
+Soft label (docs/labels.md): vote fractions of the crowd ids 0 neutral, 1 anger, 2 happiness,
 3 sadness, 4 fear; ``n_raters`` = number of crowd labels.
 
 Assumptions (column names unconfirmed): the crowd-id list is the column named ``Crowd Emotion``

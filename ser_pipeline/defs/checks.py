@@ -62,7 +62,7 @@ def no_held_out_leakage(context: dg.AssetCheckExecutionContext, splits: pd.DataF
 
 
 @dg.asset_check(asset="splits", blocking=False,
-                description="every evaluation set scores exactly the classes of labels.md")
+                description="every evaluation set scores exactly the classes of docs/labels.md")
 def evaluation_classes(splits: pd.DataFrame) -> dg.AssetCheckResult:
     problems, present = [], {}
     for s in EVAL_SETS:

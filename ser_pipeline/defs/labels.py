@@ -31,7 +31,7 @@ def label_intensity(context: dg.AssetExecutionContext, **tables: pd.DataFrame) -
 
 
 class SmoothingConfig(dg.Config):
-    """Neutral smoothing variant (labels.md): ``neutral`` (default) or ``paper``."""
+    """Neutral smoothing variant (docs/labels.md): ``neutral`` (default) or ``paper``."""
 
     variant: str = "neutral"
 

@@ -62,7 +62,7 @@ def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 # Macro F1, UAR, scored classes, the per-set evaluation bundle
 # --------------------------------------------------------------------------------------------
 
-#: labels.md "Classes scored per set": set name -> the classes that may be predicted there
+#: docs/labels.md "Classes scored per set": set name -> the classes that may be predicted there
 #: (all others are banned with −1e27). ``scored_classes`` derives the set from the labels
 #: present and :func:`check_scored` verifies it equals this.
 EXPECTED_SCORED: dict[str, tuple[str, ...]] = {
@@ -81,7 +81,7 @@ def _class_names(n_classes: int = 8) -> tuple[str, ...]:
 
 
 def scored_classes(y_true: np.ndarray, n_classes: int = 8) -> np.ndarray:
-    """The classes a set is scored on: those present among its hard labels (labels.md).
+    """The classes a set is scored on: those present among its hard labels (docs/labels.md).
 
     Args:
         y_true (int array (N,)): hard labels (argmax of the soft label).
@@ -119,7 +119,7 @@ def check_scored(set_name: str, allowed: np.ndarray) -> None:
     expected = set(EXPECTED_SCORED[set_name])
     if found != expected:
         raise ValueError(
-            f"{set_name}: scored classes found {sorted(found)}, expected {sorted(expected)} (labels.md); "
+            f"{set_name}: scored classes found {sorted(found)}, expected {sorted(expected)} (docs/labels.md); "
             f"missing {sorted(expected - found)}, extra {sorted(found - expected)}")
 
 

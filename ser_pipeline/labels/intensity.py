@@ -1,4 +1,4 @@
-"""Emotional intensity E_i and the per-dataset mean Ē (paper §2.2; labels.md "Intensity")."""
+"""Emotional intensity E_i and the per-dataset mean Ē (paper §2.2; docs/labels.md "Intensity")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from ser_pipeline.emotions import NON_NEUTRAL
 
 
 def intensity(scores: np.ndarray) -> np.ndarray:
-    """E_i = Σ_j e_ij over the 7 non-neutral classes (paper §2.2; neutral excluded per labels.md).
+    """E_i = Σ_j e_ij over the 7 non-neutral classes (paper §2.2; neutral excluded per docs/labels.md).
 
     Args:
         scores: raw score vectors, shape (8,) or (N, 8), in class order.

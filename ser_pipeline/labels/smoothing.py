@@ -1,7 +1,7 @@
 """Neutral smoothing (paper §2.2) and soft-label normalisation.
 
 Samples whose intensity E_i is below their dataset's mean Ē get neutral mass in proportion to how
-far below they are: α = min(|Ē − E_i| / Ē, 0.45). Two variants share α (labels.md):
+far below they are: α = min(|Ē − E_i| / Ē, 0.45). Two variants share α (docs/labels.md):
 
 * ``neutral`` (default): e' = (1 − α)·e + α·onehot(neutral).
 * ``paper``: the formula as printed, e'_j = e_j(1 − α) + (1 − e_j)·α/M, M = 8.
@@ -21,7 +21,7 @@ from ser_pipeline.emotions import N_CLASSES, NEUTRAL, NON_NEUTRAL
 
 Variant = Literal["neutral", "paper"]
 MAX_ALPHA = 0.45  # paper §2.2
-PRIMARY_MARGIN = 1e-6  # labels.md: neutral capped to the primary score minus this
+PRIMARY_MARGIN = 1e-6  # docs/labels.md: neutral capped to the primary score minus this
 
 
 def smoothing_alpha(intensity: np.ndarray, mean_intensity: float) -> np.ndarray:
@@ -49,7 +49,7 @@ def normalise(scores: np.ndarray) -> np.ndarray:
 
 def neutral_smoothing(scores: np.ndarray, intensity: np.ndarray, mean_intensity: float,
                       variant: Variant = "neutral") -> np.ndarray:
-    """Smoothed, normalised soft labels (paper §2.2, labels.md).
+    """Smoothed, normalised soft labels (paper §2.2, docs/labels.md).
 
     Args:
         scores: raw score vectors e, shape (N, 8), class order of emotions.CLASSES.

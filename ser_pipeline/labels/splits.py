@@ -45,7 +45,7 @@ def assign_splits(df: pd.DataFrame, roles: dict[str, str], *, validation_fractio
         wrong = sorted(c for c in train_corpora if roles.get(c, "train") not in ("train", "user"))
         if wrong:
             raise ValueError(f"train_corpora: {wrong} are {[roles[c] for c in wrong]} corpora and must never "
-                             "enter training (labels.md: zero-shot and test sets are held out)")
+                             "enter training (docs/labels.md: zero-shot and test sets are held out)")
         split[(role == "train") & ~df["corpus"].isin(list(train_corpora))] = "unused"
     split[role == "zero_shot"] = ZERO_SHOT
     split[role == "finetune"] = "finetune"
