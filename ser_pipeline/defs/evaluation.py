@@ -66,8 +66,6 @@ def random_head_model(model, meta: dict, log) -> tuple[object, str]:
         except (OSError, ValueError) as exc:  # e.g. a pretrained_dir that is gone
             log.warning(f"random head: cannot rebuild the initial encoder ({exc}); using the trained one")
             baseline, source = model, "trained (initial weights unavailable)"
-        if baseline is not model:
-            baseline.normalize_waveform = model.normalize_waveform
     baseline.reset_head(RANDOM_HEAD_SEED)
     return baseline, source
 

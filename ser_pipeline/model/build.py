@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ser_pipeline.model.config import ModelConfig, encoder_frames
+from ser_pipeline.model.config import ModelConfig
 from ser_pipeline.model.emotion_model import EmotionModel
-from ser_pipeline.model.encoder import (build_encoder, check_against_encoder, freeze_front_end, should_freeze,
-                                        truncate_positions)
+from ser_pipeline.model.encoder import build_encoder, fit_to_window, freeze_front_end, should_freeze
 from ser_pipeline.model.export import load_model
 from ser_pipeline.seeding import seed_everything
 
@@ -31,10 +30,7 @@ def build_model(cfg: ModelConfig, window_s: float, n_domains: int = 0) -> Emotio
     source, meta = load_model(cfg.init_from)
     if meta.get("task", "emotion") != "emotion":
         raise ValueError(f"model.init_from {cfg.init_from} is a {meta['task']} model, not an emotion model")
-    encoder = source.encoder
-    check_against_encoder(cfg, window_s, encoder, source=str(cfg.init_from))
-    if encoder_frames(window_s) < encoder.config.max_source_positions:
-        truncate_positions(encoder, encoder_frames(window_s))
+    encoder = fit_to_window(source.encoder, cfg, window_s, source=str(cfg.init_from))
     model = EmotionModel(encoder, n_domains=n_domains, freeze=False,
                          normalize_waveform=cfg.normalize_waveform or source.normalize_waveform)
     model.head = source.head

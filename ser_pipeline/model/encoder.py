@@ -27,17 +27,21 @@ def build_encoder(cfg: ModelConfig, window_s: float) -> WhisperEncoder:
         ValueError: encoder weights missing from the folder, a window longer than the weights'
             positions, or ``cfg.num_mel_bins`` differing from the weights' mel bins (naming both).
     """
-    n_frames = encoder_frames(window_s)
     if not cfg.pretrained_dir:
         return WhisperEncoder(whisper_config(cfg, window_s))
     model, info = WhisperModel.from_pretrained(cfg.pretrained_dir, output_loading_info=True)
     missing = [k for k in info.get("missing_keys", []) if k.startswith("encoder.")]
     if missing:
         raise ValueError(f"{cfg.pretrained_dir}: encoder weights missing from the checkpoint: {missing[:10]}")
-    encoder = model.get_encoder()
-    check_against_encoder(cfg, window_s, encoder, source=cfg.pretrained_dir)
-    if n_frames < encoder.config.max_source_positions:
-        truncate_positions(encoder, n_frames)
+    return fit_to_window(model.get_encoder(), cfg, window_s, source=cfg.pretrained_dir)
+
+
+def fit_to_window(encoder: WhisperEncoder, cfg: ModelConfig, window_s: float, *, source: str) -> WhisperEncoder:
+    """Loaded weights for windows of ``window_s``: refused when they cannot serve it
+    (:func:`check_against_encoder`), their first ``window_s·50`` positions kept when shorter."""
+    check_against_encoder(cfg, window_s, encoder, source=source)
+    if encoder_frames(window_s) < encoder.config.max_source_positions:
+        truncate_positions(encoder, encoder_frames(window_s))
     return encoder
 
 
