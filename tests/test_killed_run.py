@@ -136,3 +136,36 @@ def test_sigkilled_run_leaves_no_trainer_and_does_not_block_the_next(instance_en
     runs = client.search_runs([client.get_experiment_by_name("ser_pipeline").experiment_id])
     by_dagster = {r.data.tags["dagster_run_id"]: r.info.status for r in runs}
     assert by_dagster[killed.run_id] == "FAILED" and len(by_dagster) == 2
+
+
+@pytest.mark.timeout(120)
+def test_ser_free_slots_fails_a_dead_run_and_frees_its_slot(tmp_path, monkeypatch):
+    """The Troubleshooting command: a STARTED run of this host whose process is gone is marked
+    failed and its `gpu` slot is freed; a run whose process lives is left alone."""
+    import socket
+
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from ser_pipeline.defs.run_guard import HOST_TAG, PID_TAG
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with dg.DagsterInstance.get() as instance:
+        instance.event_log_storage.set_concurrency_slots("gpu", 1)
+        for run_id, pid in (("dead", gone.pid), ("live", os.getpid())):
+            instance.add_run(DagsterRun(job_name="full_pipeline", run_id=run_id, status=dg.DagsterRunStatus.STARTED,
+                                        tags={HOST_TAG: socket.gethostname(), PID_TAG: str(pid)}))
+        assert instance.event_log_storage.claim_concurrency_slot("gpu", "dead", "emotion_model").is_claimed
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "ser_pipeline.defs.cli", "free-slots"], env=env,
+                          capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "['dead']" in done.stdout
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id("dead").status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("live").status == dg.DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_run_ids() == set()
