@@ -169,3 +169,24 @@ def test_ser_free_slots_fails_a_dead_run_and_frees_its_slot(tmp_path, monkeypatc
         assert instance.get_run_by_id("dead").status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id("live").status == dg.DagsterRunStatus.STARTED
         assert instance.event_log_storage.get_concurrency_run_ids() == set()
+
+
+@pytest.mark.timeout(600)
+def test_sigterm_stops_a_training_run_within_seconds(instance_env):
+    env, home, config = instance_env
+    run = _execute(env, "full_pipeline", config("long", epochs=10_000))
+    try:
+        trainers = _training(run)
+        run.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        out, _ = run.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        run.kill()
+    left = _wait_gone(trainers, 10)
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, "the training subprocess outlived its stopped run"
+    assert took < 30, f"the run took {took:.0f} s to stop: {out[-2000:]}"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert [r.status for r in instance.get_runs()] == [dg.DagsterRunStatus.FAILURE]
