@@ -310,7 +310,7 @@ def test_executor_from_env_default(monkeypatch, value):
     from ser_pipeline.defs.executors import executor_from_env
 
     monkeypatch.setenv("SER_EXECUTOR", value)
-    assert executor_from_env() is None
+    assert executor_from_env().name == "guarded_executor"  # Dagster's default, guarded (run_guard)
 
 
 def test_executor_from_env_rejects_unknown(monkeypatch):

@@ -17,9 +17,13 @@ step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end re
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -28,6 +32,8 @@ import pandas as pd
 
 from ser_pipeline.audio import SAMPLE_RATE
 from ser_pipeline.audio.io import AudioDecodeError, load_clip, optional_seconds
+from ser_pipeline.locks import exclusive
+from ser_pipeline.procs import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +44,59 @@ META = "cache.json"
 
 def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str | Path, *,
                        dtype: str = "int16", shard_samples: int = SHARD_SAMPLES,
-                       progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+                       progress: Callable[[int, int], None] | None = None,
+                       holder: str | None = None, on_wait: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Decode every row of one corpus into shards under ``out_dir``; returns the index.
 
-    Rows whose audio cannot be decoded are listed in the returned index with ``length = -1`` and
-    an ``error`` text (nothing is dropped silently). Writes go to a temporary folder that is
-    renamed into place, so an interrupted build leaves the previous cache intact.
+    Rows whose audio cannot be decoded, or whose file resolves outside ``corpus_root`` (a symlink
+    swapped since the scan), are listed in the returned index with ``length = -1`` and an
+    ``error`` text (nothing is dropped silently).
+
+    Builders of one ``out_dir`` take turns (a lock file ``.<name>.lock`` next to it; ``holder`` is
+    what a waiting builder is told, through ``on_wait``). Each build writes into its own staging
+    folder ``.<name>.tmp-<pid>-<random>`` that is renamed into place, so an interrupted build leaves
+    the previous cache intact; staging folders of builds whose process is gone are removed first.
+    A full disk raises ``OSError`` "no space left on <folder>" after removing the staging folder.
     """
     if dtype not in ("int16", "float32"):
         raise ValueError(f"cache dtype must be int16 or float32, not {dtype!r}")
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp.exists():
-        import shutil
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    holder = holder or f"pid {os.getpid()}"
+    with exclusive(out_dir.with_name(f".{out_dir.name}.lock"), holder, on_wait):
+        remove_stale_staging(out_dir)
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-{os.getpid()}-"))
+        try:
+            idx = _write_cache(rows, corpus_root, tmp, dtype, shard_samples, progress)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OSError(exc.errno, f"no space left on {out_dir.parent} while building the audio cache "
+                                         f"{out_dir.name} (its partial copy was removed): {exc}") from exc
+            raise
+        # swap: the old cache moves to a unique name (a rename onto an empty folder), the new one in
+        old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-{os.getpid()}-"))
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    return idx
 
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+
+def write_shard(path: Path, samples: np.ndarray) -> None:
+    """Write one shard file (``np.save``)."""
+    np.save(path, samples)
+
+
+def _write_cache(rows: pd.DataFrame, corpus_root: str | Path, tmp: Path, dtype: str, shard_samples: int,
+                 progress: Callable[[int, int], None] | None) -> pd.DataFrame:
+    """Decode ``rows`` into shards, index and meta file in the folder ``tmp``; returns the index."""
     index, buf, buf_len, shard = [], [], 0, 0
 
     def flush() -> None:
         nonlocal buf, buf_len, shard
         if buf:
-            np.save(tmp / f"shard_{shard:05d}.npy", np.concatenate(buf))
+            write_shard(tmp / f"shard_{shard:05d}.npy", np.concatenate(buf))
             shard += 1
             buf, buf_len = [], 0
 
@@ -67,7 +104,7 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     for i, r in enumerate(recs, 1):
         try:
             w = load_clip(Path(corpus_root) / r["path"], optional_seconds(r.get("start_s")),
-                          optional_seconds(r.get("end_s")))
+                          optional_seconds(r.get("end_s")), root=corpus_root)
         except AudioDecodeError as exc:
             index.append({"utterance_id": r["utterance_id"], "shard": -1, "offset": 0, "length": -1,
                           "error": str(exc), **_source_columns(r)})
@@ -88,15 +125,21 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     idx.to_parquet(tmp / INDEX, index=False)
     (tmp / META).write_text(json.dumps({"dtype": dtype, "sample_rate": SAMPLE_RATE, "resampler": "soxr HQ",
                                         "n": len(idx), "failed": int((idx.length < 0).sum())}))
-    old = out_dir.with_name(out_dir.name + ".old")
-    if out_dir.exists():
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old.exists():
-        import shutil
-
-        shutil.rmtree(old)
     return idx
+
+
+def remove_stale_staging(out_dir: Path) -> list[Path]:
+    """Remove the staging and swap folders of ``out_dir`` (``.<name>.tmp-<pid>-*``,
+    ``.<name>.old-<pid>-*``) whose build process no longer exists; a live build's are kept."""
+    pattern = re.compile(rf"^\.{re.escape(out_dir.name)}\.(?:tmp|old)-(\d+)-")
+    removed = []
+    for entry in out_dir.parent.iterdir() if out_dir.parent.is_dir() else []:
+        m = pattern.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink() and not process_alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+            log.info("removed %s, left by a build that was killed", entry)
+    return removed
 
 
 SOURCE_COLUMNS = ("path", "start_s", "end_s")
@@ -120,7 +163,8 @@ class AudioCache:
         self._where: dict[str, tuple[str, int, int, int, tuple[str, float | None, float | None]]] = {}
         self._scale: dict[str, float | None] = {}
         self._shards: dict[tuple[str, int], np.ndarray] = {}
-        names = list(corpora) if corpora is not None else [p.name for p in self.root.iterdir() if p.is_dir()] \
+        names = list(corpora) if corpora is not None else [p.name for p in self.root.iterdir()
+                                                           if p.is_dir() and not p.name.startswith(".")] \
             if self.root.is_dir() else []
         for name in names:
             folder = self.root / name

@@ -46,7 +46,7 @@ class ClipDataset(torch.utils.data.Dataset):
         w = self.cache.clip(r) if self.cache is not None else None
         if w is None:  # not cached, or cached from another source: decode the file
             w = load_clip(clip_path(r, self.roots), optional_seconds(r.get("start_s")),
-                          optional_seconds(r.get("end_s")))
+                          optional_seconds(r.get("end_s")), root=self.roots[r["corpus"]])
         return w[: self.max_samples] if self.max_samples else w
 
     def __getitem__(self, i: int):

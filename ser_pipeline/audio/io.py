@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +34,20 @@ def resample(wave: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np
 
 
 def load_clip(path: str | Path, start_s: float | None = None, end_s: float | None = None,
-              target_sr: int = SAMPLE_RATE) -> np.ndarray:
+              target_sr: int = SAMPLE_RATE, *, root: str | Path | None = None) -> np.ndarray:
     """Read ``path`` (optionally only [start_s, end_s) seconds), down-mix, resample.
+
+    ``root``: the corpus folder the file must lie in once symlinks are resolved. The check is
+    made on the file actually opened (a symlink swapped after the scan cannot slip past it), and
+    a file outside raises :class:`AudioDecodeError` "outside corpus root: <path> ...".
 
     Returns:
         float32 waveform at ``target_sr`` Hz, shape (samples,). Non-finite samples raise
         :class:`AudioDecodeError` (a NaN would poison a whole training window).
     """
+    source = str(path) if root is None else _open_confined(path, root)
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(source, closefd=True) as f:
             sr = f.samplerate
             start = int(round((start_s or 0.0) * sr))
             stop = f.frames if end_s is None else min(f.frames, int(round(end_s * sr)))
@@ -55,3 +61,23 @@ def load_clip(path: str | Path, start_s: float | None = None, end_s: float | Non
     if not np.all(np.isfinite(wave)):
         raise AudioDecodeError(f"{path}: contains NaN or inf samples")
     return resample(wave, sr, target_sr)
+
+
+def _open_confined(path: str | Path, root: str | Path) -> int:
+    """Open ``path`` read-only and return its descriptor if the opened file lies inside ``root``
+    (both resolved); else raise :class:`AudioDecodeError`. On Linux the path checked is that of
+    the open descriptor (``/proc/self/fd``), so the check and the read see the same file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise AudioDecodeError(f"{path}: cannot decode audio: {exc}") from exc
+    try:
+        proc = f"/proc/self/fd/{fd}"
+        real = os.readlink(proc) if os.path.islink(proc) else os.path.realpath(path)
+    except OSError:
+        real = os.path.realpath(path)
+    top = os.path.realpath(root)
+    if real != top and not real.startswith(top.rstrip(os.sep) + os.sep):
+        os.close(fd)
+        raise AudioDecodeError(f"outside corpus root: {path} resolves to {real}, outside {top}")
+    return fd

@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from ser_pipeline import settings
+from ser_pipeline.procs import die_with_parent
 
 Seconds = float
 
@@ -179,59 +180,7 @@ class ScanSettings:
     memory_keys: int = dataclasses.field(default_factory=settings.scan_memory_keys)
 
 
-# --- pool workers die with the scan ---------------------------------------------------------
-
-#: seconds between two checks of a pool worker's watchdog that its scan is still alive
-WATCHDOG_EVERY_S = 1.0
-_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie counts until it is reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Initializer of a scan's pool workers: end this worker when the scanning process dies.
-
-    A SIGKILL of the scan (or of the run around it) gives its workers no chance to be shut
-    down, and a worker blocked on its task queue would otherwise wait forever. On Linux the kernel
-    sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``); a daemon thread that checks
-    every :data:`WATCHDOG_EVERY_S` that the parent is still there covers other systems and a
-    parent that is not the forking process (forkserver / spawn start methods).
-    """
-    import signal
-    import sys
-    import threading
-
-    forked_by_scan = os.getppid() == parent_pid
-    if sys.platform.startswith("linux") and forked_by_scan:
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    first_parent = os.getppid()
-
-    def parent_alive() -> bool:
-        # re-parented: the process that started us is gone
-        return os.getppid() == first_parent and process_alive(parent_pid)
-
-    if not parent_alive():  # died between fork and here, before the death signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while parent_alive():
-            time.sleep(WATCHDOG_EVERY_S)
-        os._exit(1)  # no cleanup to run: the worker holds no files, only its task
-
-    threading.Thread(target=watch, name="scan-parent-watchdog", daemon=True).start()
-
+# --- pool workers die with the scan: ser_pipeline.procs.die_with_parent (SIGKILL) -----------
 
 #: below this many files a pool's start-up costs more than it saves
 MIN_FILES_FOR_WORKERS = 64

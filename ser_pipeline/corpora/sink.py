@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ser_pipeline.corpora.base import schema_with_pandas_metadata
-from ser_pipeline.corpora.probe import process_alive
+from ser_pipeline.procs import process_alive
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 
 

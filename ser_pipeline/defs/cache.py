@@ -1,5 +1,8 @@
 """``audio_cache/<name>``: each corpus's clips decoded once to 16 kHz shards (optional, for speed)."""
 
+import errno
+import os
+
 import dagster as dg
 import pandas as pd
 
@@ -38,7 +41,16 @@ def make_cache_asset(name: str) -> dg.AssetsDefinition:
         def progress(done: int, total: int) -> None:
             context.log.info(f"{name}: cached {done}/{total} clips")
 
-        idx = build_corpus_cache(table, corpora.root_for(name), out, dtype=config.dtype, progress=progress)
+        def waiting(holder: str) -> None:
+            context.log.info(f"{name}: waiting for {holder}, which is building the same audio cache")
+
+        try:
+            idx = build_corpus_cache(table, corpora.root_for(name), out, dtype=config.dtype, progress=progress,
+                                     holder=f"run {context.run_id} (pid {os.getpid()})", on_wait=waiting)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise dg.Failure(str(exc.strerror)) from exc
+            raise
         failed = idx[idx.length < 0]
         for _, r in failed.head(20).iterrows():
             context.log.warning(f"{name}: not cached: {r.error}")

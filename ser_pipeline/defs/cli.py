@@ -78,7 +78,21 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _cmd_free_slots(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from ser_pipeline.defs.run_guard import reap_dead_runs
+
+    with dg.DagsterInstance.get() as instance:  # $DAGSTER_HOME
+        failed = reap_dead_runs(instance, log=None)
+    print(f"marked failed (process gone): {failed or 'none'}; pool slots of finished runs freed")
+    return 0
+
+
 def add_shell_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("free-slots", help="fail this host's runs whose process is gone and free the pool slots "
+                                          "held by finished runs ($DAGSTER_HOME)")
+    p.set_defaults(func=_cmd_free_slots)
     p = sub.add_parser("check-config", help="check a run config file against a job (typos, types) before a run")
     p.add_argument("config", help="YAML run config (e.g. configs/demo.yaml)")
     p.add_argument("--job", default="full_pipeline", help="job to check against (default: full_pipeline)")

@@ -224,6 +224,26 @@ class MlflowResource(dg.ConfigurableResource):
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client().set_terminated(run_id, status=status)
 
+    def fail_orphaned_runs(self, dagster_run_over, log=None) -> list[str]:
+        """Mark FAILED this experiment's RUNNING runs whose Dagster run (tag ``dagster_run_id``) is
+        over: ``dagster_run_over(run_id)`` is True (a run killed with SIGKILL ends no MLflow run).
+        Returns the MLflow run ids marked."""
+        c = self.client()
+        exp = c.get_experiment_by_name(self.experiment_name)
+        if exp is None:
+            return []
+        marked = []
+        for run in c.search_runs([exp.experiment_id], filter_string="attributes.status = 'RUNNING'",
+                                 max_results=1000):
+            dagster_run_id = run.data.tags.get("dagster_run_id")
+            if dagster_run_id and dagster_run_over(dagster_run_id):
+                c.set_terminated(run.info.run_id, status="FAILED")
+                marked.append(run.info.run_id)
+                if log is not None:
+                    log.warning(f"MLflow run {run.info.run_id} of ended Dagster run {dagster_run_id} "
+                                "was still RUNNING: marked FAILED")
+        return marked
+
     @contextlib.contextmanager
     def run(self, run_name: str, tags: dict[str, str]) -> Iterator[str]:
         """A run that ends FINISHED on success and FAILED on an exception."""

@@ -19,6 +19,7 @@ from ser_pipeline.defs.cache import audio_cache, cache_dir
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
+from ser_pipeline.defs.run_guard import die_with_run
 from ser_pipeline.defs.train_config import to_train_config, train_config_class
 from ser_pipeline.labels.splits import training_meta
 from ser_pipeline.training.config import TrainConfig
@@ -80,11 +81,22 @@ def adopt_model_file(path: str, export_dir) -> dict:
             "seconds": 0.0}
 
 
+#: ``python -m WITH_PARENT MODULE ...`` runs ``python -m MODULE ...`` so that it dies with its launcher
+WITH_PARENT = "ser_pipeline.procs"
+
+
+def _run_over(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether Dagster run ``run_id`` of this instance has ended (runs of other instances: no)."""
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished
+
+
 def training_command(spec_path: str, nproc_per_node: int) -> list[str]:
-    """The command Pipes launches (torchrun for several processes)."""
-    entry = ["-m", "ser_pipeline.training", "--config", spec_path, "--callback", PIPES_CALLBACK]
+    """The command Pipes launches (torchrun for several processes). Every process of it (torchrun's
+    agent and each rank) dies with the process that started it, so a killed run leaves no orphan."""
+    entry = ["-m", WITH_PARENT, "ser_pipeline.training", "--config", spec_path, "--callback", PIPES_CALLBACK]
     if nproc_per_node > 1:
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+        return [sys.executable, "-m", WITH_PARENT, "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={nproc_per_node}", *entry]
     return [sys.executable, *entry]
 
@@ -102,7 +114,9 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     cfg = config.to_train_config()
     if config.launcher not in ("pipes", "in_process"):
         raise dg.Failure(f"emotion_model.launcher must be pipes or in_process, not {config.launcher!r}")
+    die_with_run()  # a step process of a killed run stops (and its training child with it)
     tracking_uri = mlflow.ensure_available(context.log)  # fail fast, before hours of training
+    mlflow.fail_orphaned_runs(lambda run_id: _run_over(context.instance, run_id), context.log)
     meta = training_meta(splits)  # domain vocabulary + prior, from the input table (no side file)
     roots = corpora.roots(CORPUS_NAMES)
     run_dir = data_dir.base() / "models" / context.run_id
