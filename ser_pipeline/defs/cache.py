@@ -7,7 +7,6 @@ from ser_pipeline.audio.cache import build_corpus_cache, cache_roots
 from ser_pipeline.defs.automation import DATA_CONDITION
 from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
-from ser_pipeline.defs.ui_metadata import OWNERS
 
 
 class CacheConfig(dg.Config):
@@ -34,7 +33,7 @@ def make_cache_asset(name: str) -> dg.AssetsDefinition:
     # An absent corpus is never materialized, so this step is skipped and an existing cache
     # stays; a table without rows yields nothing either (output_required=False).
     @dg.asset(key=cache_key(name), ins={"table": dg.AssetIn(key=corpus_key(name))}, group_name="audio_cache",
-              code_version="2", kinds={"numpy"}, automation_condition=DATA_CONDITION, owners=OWNERS,
+              code_version="2", kinds={"numpy"}, automation_condition=DATA_CONDITION,
               output_required=False,
               description=f"{name}: every clip decoded once, down-mixed, resampled to 16 kHz (soxr HQ), in shards.")
     def _cache(context: dg.AssetExecutionContext, config: CacheConfig, table: pd.DataFrame,
@@ -65,7 +64,7 @@ def caches_built() -> None:
 
 
 @dg.graph_asset(ins={n: dg.AssetIn(key=cache_key(n), dagster_type=dg.Nothing) for n in CORPUS_NAMES},
-                group_name="audio_cache", kinds={"numpy"}, owners=OWNERS, code_version="1")
+                group_name="audio_cache", kinds={"numpy"}, code_version="1")
 def audio_caches(**caches):
     """Every corpus's audio cache built in this run. Training depends on this one asset, not on
     the 21 caches: Dagster skips a step when any upstream output it reads is missing, and a

@@ -12,7 +12,6 @@ from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
 from ser_pipeline.defs.io import LOADS_EMPTY_WHEN_ABSENT, StoredParquet, write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
 from ser_pipeline.defs.summaries import stats_summary
-from ser_pipeline.defs.ui_metadata import OWNERS
 from ser_pipeline.emotions import CLASSES
 
 GROUP = "corpora"
@@ -72,7 +71,6 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         description=f"{spec.title} ({spec.role}; {', '.join(spec.languages) or 'any language'}): "
                     f"one row per utterance with the 8 raw emotion scores. Soft labels: {spec.soft_label_source}.",
         tags={"role": spec.role},
-        owners=OWNERS,
         metadata={LOADS_EMPTY_WHEN_ABSENT: True},
         # An absent corpus yields no output: no materialization, so a stored table is never
         # replaced by an empty one (a wrong SER_CORPORA_ROOT must not wipe good tables).

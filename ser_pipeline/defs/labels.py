@@ -11,7 +11,6 @@ from ser_pipeline.defs.corpora import LABEL_CORPORA, corpus_key
 from ser_pipeline.defs.io import read_stored_table
 from ser_pipeline.defs.resources import DataDirResource
 from ser_pipeline.defs.summaries import histogram_markdown, table_summary
-from ser_pipeline.defs.ui_metadata import OWNERS
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from ser_pipeline.labels.splits import assign_splits, training_meta
@@ -62,7 +61,7 @@ def compute_label_intensity(context: dg.OpExecutionContext, data_dir: DataDirRes
     return df
 
 
-@dg.graph_asset(ins=_CORPUS_DEPS, group_name=GROUP, code_version="2", kinds={"pandas"}, owners=OWNERS,
+@dg.graph_asset(ins=_CORPUS_DEPS, group_name=GROUP, code_version="2", kinds={"pandas"},
                 automation_condition=DATA_CONDITION)
 def label_intensity(**corpora):
     """Per-corpus mean intensity Ē (paper §2.2): one row per corpus present."""
@@ -98,7 +97,7 @@ def _smoothing_config(config: SmoothingConfig) -> dict:
 
 
 @dg.graph_asset(ins={**_CORPUS_DEPS, "label_intensity": dg.AssetIn()}, group_name=GROUP, code_version="2",
-                kinds={"parquet"}, owners=OWNERS, automation_condition=DATA_CONDITION, config=_smoothing_config)
+                kinds={"parquet"}, automation_condition=DATA_CONDITION, config=_smoothing_config)
 def smoothed_labels(label_intensity, **corpora):
     """All corpora in one table with smoothed soft labels (``soft_*``), ``hard_label`` and ``domain``."""
     return smooth_labels(label_intensity=label_intensity, corpora=list(corpora.values()))
@@ -113,7 +112,7 @@ class SplitConfig(dg.Config):
     train_corpora: list[str] = []  # empty = every corpus with role "train"
 
 
-@dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"}, owners=OWNERS,
+@dg.asset(group_name=GROUP, code_version="1", kinds={"parquet"},
           automation_condition=DATA_CONDITION)
 def splits(context: dg.AssetExecutionContext, config: SplitConfig,
            smoothed_labels: pd.DataFrame) -> dg.Output[pd.DataFrame]:

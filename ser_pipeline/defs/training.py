@@ -20,6 +20,7 @@ from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.train_config import to_train_config, train_config_class
+from ser_pipeline.defs.ui_metadata import mlflow_run_link
 from ser_pipeline.labels.splits import training_meta
 from ser_pipeline.training.config import TrainConfig
 
@@ -151,7 +152,7 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
              "val_micro_f1": result.get("val_micro_f1")}
     # An explicit Output: with a Pipes session open, Dagster treats the body's results as events.
     return dg.Output(value, metadata={
-        "mlflow_run_id": run_id,
+        "mlflow_run_id": mlflow_run_link(mlflow, run_id),
         "mlflow_tracking_uri": tracking_uri,
         "export_dir": dg.MetadataValue.path(result["export_dir"]),
         "launcher": config.launcher if config.nproc_per_node <= 1 else f"torchrun x{config.nproc_per_node}",

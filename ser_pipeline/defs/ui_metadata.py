@@ -11,7 +11,6 @@ One place for the metadata *types* the catalog renders specially:
 """
 
 import base64
-import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -22,9 +21,11 @@ from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
 #: who answers for the pipeline's assets (Dagster owner format: an e-mail or ``team:<name>``)
 OWNERS = ["team:ser"]
 
-#: corpus tables are re-read when their folder changes; a table older than this is suspect
-CORPUS_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=datetime.timedelta(days=30),
-                                                  warn_window=datetime.timedelta(days=7))
+
+
+def with_owners(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """``spec`` owned by :data:`OWNERS` (for ``dg.map_asset_specs``)."""
+    return spec.replace_attributes(owners=OWNERS)
 
 #: DESIGN.md "Tables": what each known column means (units in the text)
 COLUMN_DESCRIPTIONS: dict[str, str] = {
@@ -69,8 +70,18 @@ def image_markdown(png: Path, alt: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{data})")
 
 
-def mlflow_run_link(tracking_uri: str, experiment_id: str, run_id: str) -> dg.MetadataValue:
-    """The MLflow run as a link to its page on an http(s) tracking server, else its id as text."""
-    if tracking_uri.startswith(("http://", "https://")):
-        return dg.MetadataValue.url(f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}")
+def mlflow_run_link(mlflow, run_id: str) -> dg.MetadataValue:
+    """The MLflow run ``run_id`` of ``mlflow`` (an :class:`MlflowResource`) as a link to its page
+    when the tracking store is an http(s) server, else its id as text."""
+    uri = mlflow.uri()
+    if uri.startswith(("http://", "https://")):
+        return dg.MetadataValue.url(f"{uri.rstrip('/')}/#/experiments/{mlflow.experiment_id()}/runs/{run_id}")
     return dg.MetadataValue.text(run_id)
+
+
+def report_images(paths: dict[str, Path]) -> dict[str, dg.MetadataValue]:
+    """The report's heatmap and per-set confusion PNGs (``write_report``'s paths) as inline images."""
+    images = {"heatmap": image_markdown(paths["heatmap"], "Table 2 heatmap")}
+    images.update({f"confusion_{k.split('/', 1)[1]}": image_markdown(p, f"confusion matrix, {k.split('/', 1)[1]}")
+                   for k, p in paths.items() if k.startswith("confusion/")})
+    return images
