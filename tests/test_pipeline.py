@@ -69,6 +69,9 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
         assert mats["corpora/ravdess"]["dagster/row_count"].value == 2 * (15 + 11)
         assert "corpora/manifest" not in mats and "audio_cache/manifest" not in mats
         assert "mlflow_run_id" in mats["emotion_model"]
+        report = mats["evaluation_report"]  # images inline in the UI, not paths
+        assert report["heatmap"].md_str.startswith("![Table 2 heatmap](data:image/png;base64,")
+        assert report["confusion_emodb"].md_str.startswith("![confusion matrix, emodb](data:image/png;base64,")
         run_id = mats["emotion_model"]["mlflow_run_id"].value
     run = mlflow.MlflowClient(tracking_uri=uri).get_run(run_id)
     m = run.data.metrics
