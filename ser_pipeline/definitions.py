@@ -25,6 +25,7 @@ from ser_pipeline.defs.jobs import JOBS, train_and_evaluate
 from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.training import emotion_model
+from ser_pipeline.defs.ui_metadata import with_owners
 
 # One data folder, configured once (run config resources.data_dir.config.path, else
 # $SER_DATA_DIR): the IO manager and MLflow take this very resource nested, and a resource
@@ -40,8 +41,10 @@ RESOURCES = {
 }
 
 RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
-ASSETS = [*RAW_ASSETS, *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
-          *EVALUATION_ASSETS, evaluation_report, temporal_evaluation, *HUME_ASSETS]
+# every asset gets the project's owners here, in one place (source assets cannot take them)
+ASSETS = [*RAW_ASSETS, *dg.map_asset_specs(with_owners, [
+    *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
+    *EVALUATION_ASSETS, evaluation_report, temporal_evaluation, *HUME_ASSETS])]
 
 defs = dg.Definitions(
     assets=ASSETS,

@@ -26,6 +26,7 @@ from ser_pipeline.audio import FRAME_RATE, SAMPLE_RATE
 from ser_pipeline.audio.io import load_clip
 from ser_pipeline.emotions import CLASS_INDEX, CLASSES, N_CLASSES, RELEASED_PRIOR
 from ser_pipeline.evaluation.metrics import ban_classes, logit_adjust
+from ser_pipeline.evaluation.timeline_plot import plot_timeline  # re-exported: the plot lives with the other plots
 from ser_pipeline.model.emotion_model import EmotionModel
 from ser_pipeline.model.long_audio import frame_logits_long, window_starts
 
@@ -149,29 +150,3 @@ def write_timeline(pred: Prediction, out_path: str | Path) -> Path:
     else:
         raise ValueError(f"timeline output must end in .csv or .json, found {out_path.name!r}")
     return out_path
-
-
-def plot_timeline(pred: Prediction, png_path: str | Path) -> Path:
-    """PNG of the per-frame probabilities over time (one line per class), clip top class in the title."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    t = pred.times_s
-    for i, c in enumerate(CLASSES):
-        if c not in pred.banned:
-            ax.plot(t, pred.frame_probs[:, i], label=c, linewidth=1)
-    ax.set_xlim(0, max(pred.duration_s, 1e-3))
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("probability")
-    ax.set_title(f"{Path(pred.path).name}: {pred.top} ({pred.clip_probs.max():.2f})")
-    ax.legend(loc="upper right", fontsize=7, ncol=4)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return png_path

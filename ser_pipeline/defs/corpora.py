@@ -3,15 +3,13 @@
 
 import json
 import sys
-from typing import Any
 
 import dagster as dg
-import pandas as pd
 
 from ser_pipeline.corpora import available, get_spec, read_corpus_to_parquet
-from ser_pipeline.corpora.base import CorpusNotFoundError, ScanSettings, empty_manifest
+from ser_pipeline.corpora.base import CorpusNotFoundError, ScanSettings
 from ser_pipeline.defs.automation import DATA_CONDITION, raw_key
-from ser_pipeline.defs.io import StoredParquet, write_parquet
+from ser_pipeline.defs.io import LOADS_EMPTY_WHEN_ABSENT, StoredParquet, write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
 from ser_pipeline.defs.summaries import stats_summary
 from ser_pipeline.emotions import CLASSES
@@ -38,6 +36,18 @@ def corpus_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["corpora", name])
 
 
+#: the in-step check that marks an absent corpus in the catalog (a WARN, not a green 0-row table)
+PRESENT_CHECK = "corpus_present"
+
+
+def absent_check_result(name: str, root) -> dg.AssetCheckResult:
+    """The failing ``corpus_present`` result of corpus ``name`` absent under ``root``."""
+    return dg.AssetCheckResult(
+        check_name=PRESENT_CHECK, asset_key=corpus_key(name), passed=False, severity=dg.AssetCheckSeverity.WARN,
+        description=f"absent under {root}: set SER_CORPORA_ROOT or corpora.overrides.{name}",
+        metadata={"root": str(root)})
+
+
 def _label_map_hash(name: str) -> str:
     import hashlib
 
@@ -61,9 +71,15 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
         description=f"{spec.title} ({spec.role}; {', '.join(spec.languages) or 'any language'}): "
                     f"one row per utterance with the 8 raw emotion scores. Soft labels: {spec.soft_label_source}.",
         tags={"role": spec.role},
+        metadata={LOADS_EMPTY_WHEN_ABSENT: True},
+        # An absent corpus yields no output: no materialization, so a stored table is never
+        # replaced by an empty one (a wrong SER_CORPORA_ROOT must not wipe good tables).
+        output_required=False,
+        check_specs=[dg.AssetCheckSpec(PRESENT_CHECK, asset=corpus_key(name),
+                                       description="warns when the corpus folder is absent under the corpora root")],
     )
     def _corpus(context: dg.AssetExecutionContext, config: CorpusReadConfig, corpora: CorporaResource,
-                data_dir: DataDirResource) -> Any:  # a StoredParquet, or an empty DataFrame
+                data_dir: DataDirResource):
         root = corpora.root_for(name)
 
         def progress(done: int, total: int) -> None:
@@ -74,15 +90,16 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
             staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
             stats, rejects = read_corpus_to_parquet(name, root, staged, scan=config.scan(progress), **config.options)
         except CorpusNotFoundError as exc:
-            # A user with only some corpora must still be able to run the pipeline: an absent
-            # corpus is reported and yields an empty table (downstream assets ignore it).
-            context.log.warning(f"{exc} — skipped (set SER_CORPORA_ROOT or corpora.overrides.{name})")
-            context.add_output_metadata({"status": "absent (skipped)", "root": str(root), "dagster/row_count": 0})
-            return empty_manifest(spec.extra_columns)
+            # Not a warning per corpus: the label assets log one summary line of the absent ones.
+            context.log.info(f"{exc} — not materialized; the stored table (if any) is kept")
+            yield absent_check_result(name, root)
+            return
         rejects_path = data_dir.base() / "rejects" / f"{name}.parquet"
         write_parquet(rejects, rejects_path)
         by_reason = rejects["reason"].value_counts().to_dict() if len(rejects) else {}
-        context.add_output_metadata({
+        if len(rejects):
+            context.log.warning(f"{name}: {len(rejects)} file(s) rejected: {by_reason}")
+        yield dg.Output(StoredParquet(staged, stats.rows), metadata={
             "status": "read",
             "root": str(root),
             **stats_summary(stats),
@@ -90,9 +107,7 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
             "rejects_by_reason": dg.MetadataValue.json({str(k): int(v) for k, v in by_reason.items()}),
             "rejects_path": dg.MetadataValue.path(str(rejects_path)),
         })
-        if len(rejects):
-            context.log.warning(f"{name}: {len(rejects)} file(s) rejected: {by_reason}")
-        return StoredParquet(staged, stats.rows)
+        yield dg.AssetCheckResult(check_name=PRESENT_CHECK, passed=True, metadata={"root": str(root)})
 
     return _corpus
 

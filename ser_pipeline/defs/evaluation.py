@@ -10,6 +10,7 @@ import pandas as pd
 from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
+from ser_pipeline.defs.ui_metadata import mlflow_run_link, report_images
 from ser_pipeline.emotions import SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import evaluate_predictions, table2_classes
 
@@ -121,7 +122,7 @@ def make_evaluation_asset(name: str) -> dg.AssetsDefinition:
             "micro_f1_without_logit_adjustment": round(trained["raw"]["micro_f1"] * 100, 2),
             "micro_f1_packed_context": round(packed["adjusted"]["micro_f1"] * 100, 2) if packed else -1.0,
             "n": len(rows),
-            "mlflow_run_id": emotion_model["mlflow_run_id"],
+            "mlflow_run_id": mlflow_run_link(mlflow, emotion_model["mlflow_run_id"]),
             "per_emotion_f1": dg.MetadataValue.md("| emotion | F1 |\n|---|---|\n" + "\n".join(
                 f"| {c} | {'-' if v is None else f'{v * 100:.2f}'} |" for c, v in adj["per_class_f1"].items())),
         })
@@ -162,8 +163,8 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
     mlflow.log_artifacts(emotion_model["mlflow_run_id"], out_dir, "report")
     context.add_output_metadata({"table2": dg.MetadataValue.md(table_md),
                                  "model_card": dg.MetadataValue.md(card),
-                                 "heatmap": dg.MetadataValue.path(str(paths["heatmap"])),
-                                 "mlflow_run_id": emotion_model["mlflow_run_id"]})
+                                 **report_images(paths),
+                                 "mlflow_run_id": mlflow_run_link(mlflow, emotion_model["mlflow_run_id"])})
     return {"dir": str(out_dir), "files": {k: str(v) for k, v in paths.items()},
             "table2": format_table2(build_table2(trained, random)).to_dict()}
 

@@ -20,6 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ser_pipeline.defs.resources import DataDirResource
+from ser_pipeline.defs.ui_metadata import column_schema
+
+#: asset metadata flag: while the asset was never materialized, downstream inputs load an empty
+#: table (a corpus absent from the corpora root is never materialized)
+LOADS_EMPTY_WHEN_ABSENT = "ser/loads_empty_when_absent"
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -64,6 +69,22 @@ def move_into_place(src: Path, dest: Path) -> None:
         Path(src).unlink(missing_ok=True)
 
 
+def assets_dir(data_dir: DataDirResource) -> Path:
+    """Where the IO manager keeps asset values: ``<data dir>/assets``."""
+    return data_dir.base() / "assets"
+
+
+def asset_path(data_dir: DataDirResource, key: dg.AssetKey, suffix: str = ".parquet") -> Path:
+    """The stored file of asset ``key``: ``<data dir>/assets/<key path>.<suffix>``."""
+    return assets_dir(data_dir).joinpath(*key.path).with_suffix(suffix)
+
+
+def read_stored_table(data_dir: DataDirResource, key: dg.AssetKey) -> pd.DataFrame:
+    """The stored table of asset ``key`` as the IO manager wrote it; empty if never materialized."""
+    path = asset_path(data_dir, key)
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores DataFrame outputs as Parquet (a :class:`StoredParquet` is moved into place) and
     dict outputs as JSON under ``<data dir>/assets``; inputs load as DataFrames.
@@ -73,10 +94,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     data_dir: DataDirResource
 
     def _base(self) -> Path:
-        return self.data_dir.base() / "assets"
+        return assets_dir(self.data_dir)
 
     def _path(self, context, suffix: str) -> Path:
-        return self._base().joinpath(*context.asset_key.path).with_suffix(suffix)
+        return asset_path(self.data_dir, context.asset_key, suffix)
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
@@ -84,12 +105,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, StoredParquet):
             path = self._path(context, ".parquet")
             move_into_place(Path(obj.path), path)
-            context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "dagster/row_count": obj.rows})
+            context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "dagster/row_count": obj.rows,
+                                         "dagster/column_schema": column_schema(pq.read_schema(path))})
         elif isinstance(obj, pd.DataFrame):
             path = self._path(context, ".parquet")
             write_parquet(obj, path)
             context.add_output_metadata({"path": dg.MetadataValue.path(str(path)),
-                                         "dagster/row_count": len(obj)})
+                                         "dagster/row_count": len(obj),
+                                         "dagster/column_schema": column_schema(pq.read_schema(path))})
         elif isinstance(obj, dict):
             path = self._path(context, ".json")
             atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True)))
@@ -103,5 +126,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             path = self._path(context.upstream_output, suffix) if context.upstream_output else None
             if path is not None and path.exists():
                 return load(path)
+        if context.upstream_output and context.upstream_output.definition_metadata.get(LOADS_EMPTY_WHEN_ABSENT):
+            return pd.DataFrame()  # never materialized: its corpus has never been present
         raise FileNotFoundError(f"{context.asset_key.to_user_string()}: no stored table under {self._base()}; "
                                 "materialize it first")

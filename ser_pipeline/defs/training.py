@@ -21,6 +21,7 @@ from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.run_guard import die_with_run
 from ser_pipeline.defs.train_config import to_train_config, train_config_class
+from ser_pipeline.defs.ui_metadata import mlflow_run_link
 from ser_pipeline.labels.splits import training_meta
 from ser_pipeline.training.config import TrainConfig
 
@@ -102,9 +103,10 @@ def training_command(spec_path: str, nproc_per_node: int) -> list[str]:
 
 
 # deps on the audio caches: in a run that builds them, training waits for them and reads them
-# (it never needs them: a clip the cache lacks is decoded from its file).
+# (it never needs them: a clip the cache lacks is decoded from its file). One dep on their
+# fan-in (cache.audio_caches): a skipped cache of an absent corpus must not skip training.
 @dg.asset(group_name=GROUP, code_version="3", kinds={"pytorch", "mlflow"}, pool="gpu", op_tags=GPU_OP_TAGS,
-          deps=[dg.AssetKey(["audio_cache", n]) for n in CORPUS_NAMES])
+          deps=[dg.AssetKey("audio_caches")])
 def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig, splits: pd.DataFrame,
                   corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource,
                   pipes_subprocess_client: dg.PipesSubprocessClient) -> dg.Output[dict]:
@@ -164,7 +166,7 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
              "val_micro_f1": result.get("val_micro_f1")}
     # An explicit Output: with a Pipes session open, Dagster treats the body's results as events.
     return dg.Output(value, metadata={
-        "mlflow_run_id": run_id,
+        "mlflow_run_id": mlflow_run_link(mlflow, run_id),
         "mlflow_tracking_uri": tracking_uri,
         "export_dir": dg.MetadataValue.path(result["export_dir"]),
         "launcher": config.launcher if config.nproc_per_node <= 1 else f"torchrun x{config.nproc_per_node}",
