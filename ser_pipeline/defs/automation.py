@@ -55,6 +55,14 @@ def make_raw_corpus_asset(name: str) -> dg.SourceAsset:
     return _raw
 
 
+def latest_splits_version(instance: dg.DagsterInstance) -> str | None:
+    """The data version of the latest ``splits`` materialization (what training reads), or None."""
+    event = instance.get_latest_materialization_event(SPLITS_KEY)
+    if event is None or event.asset_materialization is None:
+        return None
+    return (event.asset_materialization.tags or {}).get("dagster/data_version") or None
+
+
 def _status(on: bool) -> dg.DefaultSensorStatus:
     return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
 
@@ -158,12 +166,9 @@ def make_training_sensor(job) -> dg.SensorDefinition:
                description="Retrain when the training split's data version changed since the last model, with the "
                            "chosen run config. Off unless SER_TRAIN_SENSOR=on.")
     def _sensor(context: dg.SensorEvaluationContext):
-        event = context.instance.get_latest_materialization_event(SPLITS_KEY)
-        if event is None or event.asset_materialization is None:
-            return dg.SkipReason("splits has never been materialized")
-        version = (event.asset_materialization.tags or {}).get("dagster/data_version")
+        version = latest_splits_version(context.instance)
         if not version:
-            return dg.SkipReason("the latest splits materialization carries no data version")
+            return dg.SkipReason("splits has no materialization with a data version yet")
         if version == context.cursor:
             return dg.SkipReason(f"training split unchanged (data version {version})")
         request = _training_request(context, job.name, f"splits:{version}",
