@@ -14,6 +14,12 @@ variable                     meaning                                     default
 ``SER_SCAN_WORKERS``         header-probe processes per corpus scan      the CPU count
 ``SER_SCAN_MEMORY_KEYS``     paths / ids a scan keeps in memory          131,072
 ``SER_MAX_REJECT_SHARE``     reject share above which a check warns      0.05
+``SER_OBSERVE_CRON``         when corpus folders are fingerprinted       ``0 * * * *`` (hourly)
+``SER_TRAIN_CRON``           when ``weekly_training`` fires              ``0 3 * * 0``
+``SER_TRAIN_SENSOR``         ``on``: ``new_training_data`` runs          off
+``SER_TRAIN_SCHEDULE``       ``on``: ``weekly_training`` runs            off
+``SER_TRAIN_RUN_CONFIG``     YAML/JSON run config automated training     the last successful
+                             uses                                        training run's config
 ===========================  ==========================================  =========================
 """
 
@@ -97,3 +103,45 @@ def max_reject_share() -> float:
     """Reject share (0..1) above which the ``reject_share`` check warns: ``$SER_MAX_REJECT_SHARE``,
     else :data:`DEFAULT_MAX_REJECT_SHARE`."""
     return _number_var("SER_MAX_REJECT_SHARE", DEFAULT_MAX_REJECT_SHARE, float, 0.0, 1.0)
+
+
+def observe_cron() -> str:
+    """Cron of the corpus-folder observations: ``$SER_OBSERVE_CRON``, else hourly."""
+    return os.environ.get("SER_OBSERVE_CRON") or "0 * * * *"
+
+
+def train_cron() -> str:
+    """Cron of the ``weekly_training`` schedule: ``$SER_TRAIN_CRON``, else Sundays 03:00."""
+    return os.environ.get("SER_TRAIN_CRON") or "0 3 * * 0"
+
+
+_ON, _OFF = ("on", "1", "true", "yes"), ("", "off", "0", "false", "no")
+
+
+def _switch(name: str) -> bool:
+    """``$name`` as an on/off switch, off when unset; any other value is a ``ValueError`` naming it."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in _ON:
+        return True
+    if raw in _OFF:
+        return False
+    raise ValueError(f"environment variable {name}={raw!r} must be on or off")
+
+
+def train_sensor_on() -> bool:
+    """Whether the ``new_training_data`` sensor starts running: ``$SER_TRAIN_SENSOR=on``; off
+    by default, so opening the UI never starts a training run."""
+    return _switch("SER_TRAIN_SENSOR")
+
+
+def train_schedule_on() -> bool:
+    """Whether the ``weekly_training`` schedule starts running: ``$SER_TRAIN_SCHEDULE=on``; off
+    by default."""
+    return _switch("SER_TRAIN_SCHEDULE")
+
+
+def train_run_config_path() -> Path | None:
+    """The run config file (YAML or JSON) automated training runs use: ``$SER_TRAIN_RUN_CONFIG``,
+    absolute, or None (then the last successful training run's config is reused)."""
+    raw = os.environ.get("SER_TRAIN_RUN_CONFIG", "").strip()
+    return Path(raw).expanduser().resolve() if raw else None

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -93,22 +94,25 @@ def test_label_map_code_version_bump_requests_the_corpus(setup, monkeypatch):
     assert requested(r, bumped) == {"corpora/ravdess"} | LABEL_KEYS
 
 
-def test_training_sensor_fires_once_per_split_version(setup):
+def test_training_sensor_fires_once_per_split_version(setup, monkeypatch):
+    from ser_pipeline.definitions import defs
+
     root, resources, instance = setup
+    monkeypatch.setenv("SER_TRAIN_RUN_CONFIG", str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"))
     sensor = make_training_sensor(train_and_evaluate)
-    ctx = dg.build_sensor_context(instance=instance)
+    ctx = dg.build_sensor_context(instance=instance, definitions=defs)
     assert isinstance(sensor(ctx), dg.SkipReason)
     sel = [k for a in DATA_ASSETS for k in a.keys]
     assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources, selection=sel).success
-    res = sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+    res = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
     assert len(res.run_requests) == 1
     cursor = res.cursor
     # re-materializing unchanged data keeps the training split's data version: no new run
     assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources, selection=sel).success
-    res2 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    res2 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
     assert not res2.run_requests
     # new data -> new version -> exactly one new run request
     synth_corpus("crema_d", root / "crema_d", speakers=1, per_class=1)
     assert dg.materialize([*RAW_ASSETS, *DATA_ASSETS], instance=instance, resources=resources, selection=sel).success
-    res3 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    res3 = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
     assert len(res3.run_requests) == 1 and res3.run_requests[0].run_key != res.run_requests[0].run_key

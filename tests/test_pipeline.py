@@ -98,6 +98,10 @@ def test_materialize_whole_graph_logs_metrics_to_mlflow(tiny_corpora, tmp_path):
     wav = next((tiny_corpora / "emodb" / "wav").glob("*.wav"))
     mlflow.set_tracking_uri(uri)
     version = client.get_latest_versions("ser_emotion_model")[0].version
+    registered = client.get_model_version("ser_emotion_model", version)  # the first version: champion
+    assert registered.aliases == ["champion"] and "ser.metric.validation/micro_f1" in registered.tags
+    assert "ravdess" in registered.tags["training_corpora"].split(",") and registered.tags["synthetic_speech"]
+    assert "**Synthetic speech.**" in card and "Trained on " in card
     pyfunc = mlflow.pyfunc.load_model(f"models:/ser_emotion_model/{version}")
     out = pyfunc.predict(pd.DataFrame({"path": [str(wav)]}))
     export = json.loads((tmp_path / "data" / "assets" / "emotion_model.json").read_text())["export_dir"]

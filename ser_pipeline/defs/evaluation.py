@@ -138,13 +138,16 @@ EVALUATION_ASSETS = [make_evaluation_asset(n) for n in EVAL_SETS]
           ins={"emotion_model": dg.AssetIn(), "splits": dg.AssetIn(),
                **{f"eval_{n}": dg.AssetIn(key=["evaluation", n]) for n in EVAL_SETS}})
 def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, splits: pd.DataFrame,
-                      data_dir: DataDirResource, mlflow: MlflowResource, **results: dict) -> dict:
+                      corpora: CorporaResource, data_dir: DataDirResource, mlflow: MlflowResource,
+                      **results: dict) -> dict:
     """Table 2 in the paper's layout (sets as columns; Random F1, Micro F1, the eight emotions as
     rows, "-" where banned) as CSV + Markdown, a heatmap PNG and a confusion PNG per set, and the
-    model card (label order, training corpora and counts, prior, metrics)."""
+    model card (label order, training corpora and counts, prior, metrics). The registered version
+    becomes ``champion`` only when at least as good as the current one (else ``challenger``)."""
     from ser_pipeline.evaluation.model_card import model_card, training_counts
     from ser_pipeline.evaluation.report import build_table2, format_table2, table_markdown, write_report
     from ser_pipeline.model.export import read_export_meta
+    from ser_pipeline.synth import is_synthetic
 
     present = {r["set"]: r for r in results.values() if r.get("n")}
     if not present:
@@ -155,18 +158,41 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
     paths = write_report(trained, out_dir, random=random)
     table_md = table_markdown(build_table2(trained, random))
     meta = read_export_meta(emotion_model["export_dir"])
-    card = model_card(name="ser_emotion_model", train_counts=training_counts(splits), prior=meta["prior"],
+    counts = training_counts(splits)
+    card = model_card(name="ser_emotion_model", train_counts=counts, prior=meta["prior"],
                       table2_markdown=table_md, train_config=meta.get("train_config", {}),
-                      mlflow_run_id=emotion_model["mlflow_run_id"])
+                      mlflow_run_id=emotion_model["mlflow_run_id"],
+                      synthetic_corpora=[c for c in counts["corpus"] if is_synthetic(corpora.root_for(c))])
     (out_dir / "MODEL_CARD.md").write_text(card)
     paths["model_card"] = out_dir / "MODEL_CARD.md"
     mlflow.log_artifacts(emotion_model["mlflow_run_id"], out_dir, "report")
+    context.add_output_metadata(promote_registered_version(context, emotion_model, trained, mlflow))
     context.add_output_metadata({"table2": dg.MetadataValue.md(table_md),
                                  "model_card": dg.MetadataValue.md(card),
                                  **report_images(paths),
                                  "mlflow_run_id": mlflow_run_link(mlflow, emotion_model["mlflow_run_id"])})
     return {"dir": str(out_dir), "files": {k: str(v) for k, v in paths.items()},
             "table2": format_table2(build_table2(trained, random)).to_dict()}
+
+
+def promote_registered_version(context: dg.AssetExecutionContext, emotion_model: dict, trained: dict,
+                               mlflow: MlflowResource) -> dict:
+    """Set ``champion`` or ``challenger`` on the model version ``emotion_model`` registered (the rule:
+    :func:`ser_pipeline.evaluation.promotion.decide`); log the decision and return it as metadata."""
+    version = emotion_model.get("registered_version")
+    if not version:
+        context.log.info("emotion_model was not registered (register_model: false): no registry alias set")
+        return {"registry_alias": "not registered"}
+    from ser_pipeline.defs.mlflow_model import REGISTERED_NAME, promote
+    from ser_pipeline.evaluation.promotion import comparison_metrics
+
+    metrics = comparison_metrics({s: r["adjusted"] for s, r in trained.items()})
+    p = promote(mlflow.client(), version, metrics)
+    before = f"champion was version {p.champion_before}" if p.champion_before else "no champion before"
+    context.log.info(f"{REGISTERED_NAME} version {version} -> @{p.decision.alias} ({before}): {p.decision.reason}")
+    return {"registry_alias": p.decision.alias, "registry_version": str(version),
+            "registry_champion_before": p.champion_before or "none", "promotion": p.decision.reason,
+            "promotion_metrics": dg.MetadataValue.json({"new": p.metrics, "champion": p.champion_metrics})}
 
 
 class TemporalConfig(dg.Config):

@@ -156,14 +156,15 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
                       "final_loss": r.final_loss, "seconds": r.seconds}
         mlflow.log_artifacts(run_id, result["export_dir"], "model")
         mlflow.log_artifact(run_id, run_dir / "spec.yaml")
+        registered = None
         if config.register_model:
-            from ser_pipeline.defs.mlflow_model import log_and_register
+            from ser_pipeline.defs.mlflow_model import register_export
 
-            model_uri = log_and_register(run_id, result["export_dir"], tracking_uri)
-            context.log.info(f"registered {model_uri}")
+            registered = register_export(context, table, roots, result["export_dir"], tracking_uri, run_id)
         mlflow.log_metrics(run_id, {"train/final_loss": result["final_loss"], "train/seconds": result["seconds"]})
     value = {"export_dir": result["export_dir"], "mlflow_run_id": run_id, "steps": int(result["steps"]),
-             "val_micro_f1": result.get("val_micro_f1")}
+             "val_micro_f1": result.get("val_micro_f1"),
+             "registered_version": registered.version if registered else None}
     # An explicit Output: with a Pipes session open, Dagster treats the body's results as events.
     return dg.Output(value, metadata={
         "mlflow_run_id": mlflow_run_link(mlflow, run_id),
