@@ -33,8 +33,8 @@ def roots(tmp_path_factory):
     return {"full": full, "partial": partial, "empty": tmp_path_factory.mktemp("empty")}
 
 
-def _materialize(instance, root, tmp_path, assets=ASSETS):
-    return dg.materialize(assets, instance=instance,
+def _materialize(instance, root, tmp_path, assets=ASSETS, **kwargs):
+    return dg.materialize(assets, instance=instance, **kwargs,
                           resources=pipeline_resources(root, tmp_path, f"sqlite:///{tmp_path}/mlflow.db"))
 
 
@@ -49,17 +49,24 @@ def test_an_absent_corpus_keeps_its_table_and_the_labels_run_with_the_present_on
         rows = len(pd.read_parquet(table))
         assert first.success and rows > 0
         for root in ("partial", "empty"):  # emodb moved away, then a wrong SER_CORPORA_ROOT
-            again = _materialize(instance, roots[root], tmp_path)
-            assert again.success
+            again = _materialize(instance, roots[root], tmp_path, raise_on_error=False)
             assert len(pd.read_parquet(table)) == rows  # not wiped
             assert _latest_run(instance, EMODB) == first.run_id  # no new materialization
+            if root == "empty":  # not one corpus present: every corpus step fails fast, naming the root
+                assert not again.success
+                failures = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
+                assert failures and all(f"no corpus found under {roots['empty']}"
+                                        in e.step_failure_data.error.message for e in failures)
+                continue
+            assert again.success
             absent = {e.asset_key.to_user_string(): e for e in again.get_asset_check_evaluations()
                       if e.check_name == PRESENT_CHECK}
             assert not absent["corpora/emodb"].passed
             assert absent["corpora/emodb"].severity == dg.AssetCheckSeverity.WARN
             assert "absent under" in absent["corpora/emodb"].description
         second_labels = instance.get_latest_materialization_event(dg.AssetKey("splits"))
-    # the partial run re-made the labels from ravdess (read again) and emodb's stored table
+    # the partial run re-made the labels from ravdess (read again) and emodb's stored table;
+    # the empty-root run stopped before them
     assert second_labels.run_id != first.run_id
     splits_table = pd.read_parquet(tmp_path / "data" / "assets" / "splits.parquet")
     assert set(splits_table.corpus) == {"ravdess", "emodb"}

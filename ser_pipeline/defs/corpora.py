@@ -90,6 +90,12 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
             staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
             stats, rejects = read_corpus_to_parquet(name, root, staged, scan=config.scan(progress), **config.options)
         except CorpusNotFoundError as exc:
+            if not corpora.present(available()):
+                # Not one corpus anywhere: a wrong root, not a partial collection. Fail now, with
+                # the fix, instead of a green run that did nothing.
+                raise dg.Failure(f"no corpus found under {corpora.base()} (nor in corpora.overrides): "
+                                 "set SER_CORPORA_ROOT or the corpora resource's root to the folder that "
+                                 "holds the corpus folders (see `ser corpora --root DIR`)") from exc
             # Not a warning per corpus: the label assets log one summary line of the absent ones.
             context.log.info(f"{exc} — not materialized; the stored table (if any) is kept")
             yield absent_check_result(name, root)

@@ -44,6 +44,10 @@ class CorporaResource(dg.ConfigurableResource):
     def roots(self, names) -> dict[str, str]:
         return {n: str(self.root_for(n)) for n in names}
 
+    def present(self, names) -> list[str]:
+        """The corpora of ``names`` whose folder exists (a quick stat per corpus, no scan)."""
+        return [n for n in names if self.root_for(n).is_dir()]
+
 
 class DataDirResource(dg.ConfigurableResource):
     """Where tables, models, rejects and the default MLflow store go: ``path``, else
