@@ -154,3 +154,23 @@ def test_loco_matrix_and_few_shot_table(tmp_path):
     t = study.few_shot_table(fs)
     assert list(t["k"]) == [0, 1, 5] and list(t["child_run_id"]) == ["f0", "f1", "f5"]
     assert study.few_shot_plot(t, tmp_path / "fs.png").exists()
+
+
+def test_a_model_trained_without_domain_head_loads_from_its_export(tmp_path):
+    """The ablation's domain-off arm: the export used to list the domain vocabulary, so loading it
+    asked for a domain head the model never had."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from train_helpers import DOMAINS, ToneWaves, tiny_config, tiny_table
+
+    from ser_pipeline.model.export import load_model
+    from ser_pipeline.training.callbacks import PrintCallback
+    from ser_pipeline.training.loop import train
+
+    table = tiny_table(8)
+    r = train(tiny_config(epochs=1, domain_loss="off"), table, None, {}, domain_vocab=sorted(DOMAINS),
+              prior=np.full(8, 1 / 8), out_dir=tmp_path, callback=PrintCallback(), wave_fn=ToneWaves(table))
+    model, meta = load_model(r.export_dir)
+    assert meta["n_domains"] == 0 and model.domain_head is None
