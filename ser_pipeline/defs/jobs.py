@@ -10,7 +10,7 @@ train_and_evaluate = dg.define_asset_job(
     "train_and_evaluate", selection=dg.AssetSelection.groups("training", "evaluation"),
     description="Train the emotion model on the current splits and evaluate it on every set.")
 full_pipeline = dg.define_asset_job(
-    "full_pipeline", selection=dg.AssetSelection.all(),
+    "full_pipeline", selection=dg.AssetSelection.all() - dg.AssetSelection.groups("experiments"),
     description="Everything: corpora -> labels -> splits -> training -> evaluation.")
 
 observe_corpora = dg.define_asset_job(

@@ -218,7 +218,9 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
         checkpoint(epoch + 1, 0)
     export_dir = None
     if dist.master:
-        export_dir = export_model(model, out_dir / "export", task="emotion", prior=prior, domain_vocab=domain_vocab,
+        # domain_loss "off" builds no domain head: the export must not promise one to load_model
+        export_dir = export_model(model, out_dir / "export", task="emotion", prior=prior,
+                                  domain_vocab=domain_vocab if cfg.domain_loss != "off" else [],
                                   train_config=cfg.to_dict())
     if dist.world > 1:
         torch.distributed.barrier()
