@@ -48,12 +48,15 @@ SIZES = {  # d_model, layers, heads, ffn (whisper tiny/base/medium encoder shape
 FAST_ARM = "bf16"
 
 
+DEVICE = torch.device("cpu")  # set by --device
+
+
 def build_model(size: str, seed: int = 0) -> EmotionModel:
-    """Random-weight encoder of ``size``'s shape + emotion head, eval mode, 30 s window."""
+    """Random-weight encoder of ``size``'s shape + emotion head, eval mode, 30 s window, on DEVICE."""
     torch.manual_seed(seed)
     d, n_layers, h, f = SIZES[size]
     cfg = ModelConfig(d_model=d, encoder_layers=n_layers, encoder_attention_heads=h, encoder_ffn_dim=f)
-    return EmotionModel(build_encoder(cfg, 30.0)).eval()
+    return EmotionModel(build_encoder(cfg, 30.0)).eval().to(DEVICE)
 
 
 def make_clips(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -70,7 +73,7 @@ Forward = Callable[[torch.Tensor], torch.Tensor]  # features (B, n_mels, 2T) -> 
 def _eager(model: EmotionModel, fast: bool = False) -> Forward:
     def fwd(feats: torch.Tensor) -> torch.Tensor:
         with encoder_autocast(feats.device, fast):
-            return model(feats)[0].float()
+            return model(feats)[0].float().cpu()
     return fwd
 
 
@@ -112,6 +115,8 @@ def arms(size: str) -> dict[str, Callable[[], tuple[Forward | None, str]]]:
         return _eager(model), "compile"
 
     def int8():
+        if DEVICE.type != "cpu":
+            return None, "CPU only"
         model = torch.ao.quantization.quantize_dynamic(build_model(size), {torch.nn.Linear}, dtype=torch.qint8)
         return _eager(model), ""
 
@@ -119,6 +124,8 @@ def arms(size: str) -> dict[str, Callable[[], tuple[Forward | None, str]]]:
         return _eager(build_model(size), fast=True), ""
 
     def onnx():
+        if DEVICE.type != "cpu":
+            return None, "CPU arm"
         if importlib.util.find_spec("onnxruntime") is None:
             return None, "not installed"
         return _onnx(build_model(size)), ""
@@ -136,7 +143,7 @@ def run_arm(fwd: Forward, feats: list[torch.Tensor], batch: int) -> tuple[float,
     out: list[np.ndarray] = []
     t = time.perf_counter()
     for b in range(0, len(feats), batch):
-        out.extend(fwd(torch.cat(feats[b: b + batch])).numpy())
+        out.extend(fwd(torch.cat(feats[b: b + batch])).numpy())  # .numpy() waits for the device
     rtf = (time.perf_counter() - t) / (30.0 * len(feats))
     return rtf, out, warm
 
@@ -184,12 +191,15 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict]]:
     ap.add_argument("--size", "--sizes", nargs="+", dest="sizes", default=["tiny", "base"], choices=list(SIZES))
     ap.add_argument("--clips", type=int, default=16, help="generated clips scored by every arm")
     ap.add_argument("--arms", nargs="+", default=None, help="only these arms (fp32 always runs)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda (int8 and ONNX are CPU arms)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     clips = make_clips(args.clips)
-    print(f"inference arms, CPU, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clips} clips "
+    print(f"inference arms, {DEVICE}, torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clips} clips "
           f"(one 30 s window each)")
     out = {size: bench_size(size, clips, args.arms) for size in args.sizes}
     for size, r in out.items():

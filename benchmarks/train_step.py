@@ -36,7 +36,9 @@ SIZES = {  # d_model, layers, heads, ffn
     "large": (1280, 32, 20, 5120),
 }
 #: dense bf16 peak TFLOP/s by GPU name fragment (vendor data sheets)
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "4090": 165.0}
+#: (checked in order: L40S before L4, A100 before A10)
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0,
+                    "4090": 165.0}
 
 
 def step_flops(d: int, layers: int, ffn: int, frames: int, n_mels: int, batch: int) -> float:
