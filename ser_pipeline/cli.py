@@ -208,8 +208,8 @@ def build_parser(extend: ParserExtension | None = None) -> argparse.ArgumentPars
     p.add_argument("--hop", type=float, default=None, metavar="SECONDS", help="window hop (default window/2)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--fast", action="store_true",
-                   help="bf16 encoder: about 2x faster on a CPU with bf16 support, probabilities within a few "
-                        "hundredths of fp32 (README, Inference)")
+                   help="bf16 encoder: faster on a CPU with bf16 support; probabilities move by bf16 rounding "
+                        "(README, Command line)")
     p.add_argument("--json", action="store_true", help="also print one JSON line per file")
     p.set_defaults(func=_cmd_predict)
     p = sub.add_parser("export-release", help="write an export in the paper's release (v1) checkpoint layout")

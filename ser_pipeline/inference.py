@@ -103,8 +103,8 @@ def predict_file(model: EmotionModel, meta: Mapping, path: str | Path, *, hop_s:
         ban: class names (or indices) never to predict (−1e27 on their logits).
         tau: logit-adjustment temperature. (Default: 1.0)
         batch_size: windows per forward pass.
-        fast: run the encoder under bf16 autocast (``ser predict --fast``): about 2x faster on a
-            CPU with bf16 support, probabilities within a few hundredths of fp32 (README, Inference).
+        fast: run the encoder under bf16 autocast (``ser predict --fast``): faster on a CPU with
+            bf16 support, probabilities moved by bf16 rounding (README, "Command line").
     Returns:
         :class:`Prediction` with T = ⌈duration·50⌉ frames.
     Raises:

@@ -29,7 +29,8 @@ def domain_keys(df: pd.DataFrame) -> pd.Series:
     factorized = [pd.factorize(df[col]) for col in ("corpus", "speaker", "language")]
     codes = np.stack([c for c, _ in factorized], axis=1)  # (N, 3), -1 = missing
     distinct, inverse = np.unique(codes, axis=0, return_inverse=True)
-    keys = np.array([domain_key(*(None if c < 0 else values[c] for (_, values), c in zip(factorized, row, strict=True)))
+    uniques = [values for _, values in factorized]
+    keys = np.array([domain_key(*(None if c < 0 else u[c] for u, c in zip(uniques, row, strict=True)))
                      for row in distinct], dtype=object)
     return pd.Series(keys[inverse.ravel()], index=df.index, dtype="string")
 
