@@ -10,7 +10,8 @@ export PYTHONPATH=$PWD
   $PY benchmarks/input_pipeline.py --workers 1 2
   $PY benchmarks/scan.py --files 20000 --workers 2 --memory
   $PY benchmarks/logmel.py --batch 16
-  $PY benchmarks/inference.py --sizes tiny base medium --batch 4 --repeats 1
+  $PY benchmarks/inference.py --size tiny base medium --clips 8
+  $PY benchmarks/table_stages.py
   $PY benchmarks/train_step.py --size tiny --batch 2 --steps 5
   $PY benchmarks/train_step.py --size medium --batch 1 --steps 2 --warmup 1
 } 2>&1 | tee benchmarks/latest.txt

@@ -27,6 +27,7 @@ import torch
 from ser_pipeline.model import EmotionModel, ModelConfig
 from ser_pipeline.model.encoder import build_encoder, enable_gradient_checkpointing
 from ser_pipeline.training.losses import domain_loss_from_frame_logits, emotion_loss
+from ser_pipeline.training.steps import compile_encoder, fused_adamw
 from ser_pipeline.training.training_model import TrainingModel
 
 SIZES = {  # d_model, layers, heads, ffn
@@ -36,7 +37,9 @@ SIZES = {  # d_model, layers, heads, ffn
     "large": (1280, 32, 20, 5120),
 }
 #: dense bf16 peak TFLOP/s by GPU name fragment (vendor data sheets)
-PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "4090": 165.0}
+#: (checked in order: L40S before L4, A100 before A10)
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0,
+                    "4090": 165.0}
 
 
 def step_flops(d: int, layers: int, ffn: int, frames: int, n_mels: int, batch: int) -> float:
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--grad-checkpointing", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the encoder (TrainConfig.compile)")
     ap.add_argument("--peak-tflops", type=float, default=None)
     args = ap.parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
@@ -68,9 +72,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.grad_checkpointing:
         enable_gradient_checkpointing(model.encoder)
     model.to(device).train()
+    compile_encoder(model, args.compile)
     net = TrainingModel(model, "grl", 0.01)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-5, fused=device.type == "cuda")
+    opt = torch.optim.AdamW(params, lr=1e-5, fused=fused_adamw(device) or None)
     amp = torch.bfloat16 if device.type == "cuda" else None
     frames = int(round(args.window_s * 50))
     b = args.batch
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
            "step_s": round(dt, 4), "samples_per_s": round(b / dt, 2), "audio_s_per_s": round(b * args.window_s / dt, 1),
            "tflops_per_s": round(flops / dt / 1e12, 3),
            "mfu": round(flops / dt / (peak * 1e12), 4) if peak else None,
-           "threads": torch.get_num_threads()}
+           "compile": args.compile, "grad_checkpointing": args.grad_checkpointing, "threads": torch.get_num_threads()}
     print(json.dumps(out))
     return out
 

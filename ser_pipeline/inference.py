@@ -91,7 +91,8 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def predict_file(model: EmotionModel, meta: Mapping, path: str | Path, *, hop_s: float | None = None,
-                 ban: Iterable[str | int] = (), tau: float = 1.0, batch_size: int = 4) -> Prediction:
+                 ban: Iterable[str | int] = (), tau: float = 1.0, batch_size: int = 4,
+                 fast: bool = False) -> Prediction:
     """Emotion timeline and clip prediction of one audio file.
 
     Args:
@@ -102,6 +103,9 @@ def predict_file(model: EmotionModel, meta: Mapping, path: str | Path, *, hop_s:
         hop_s: seconds between window starts. (Default: ``window_s / 2``)
         ban: class names (or indices) never to predict (−1e27 on their logits).
         tau: logit-adjustment temperature. (Default: 1.0)
+        batch_size: windows per forward pass.
+        fast: run the encoder under bf16 autocast (``ser predict --fast``): faster on a CPU with
+            bf16 support, probabilities moved by bf16 rounding (README, "Command line").
     Returns:
         :class:`Prediction` with T = ⌈duration·50⌉ frames.
     Raises:
@@ -111,7 +115,7 @@ def predict_file(model: EmotionModel, meta: Mapping, path: str | Path, *, hop_s:
     prior = meta.get("prior")
     prior = np.asarray(RELEASED_PRIOR if prior is None else prior, dtype=np.float64)
     wave = load_clip(path)
-    raw = frame_logits_long(model, wave, hop_s=hop_s, batch_size=batch_size)
+    raw = frame_logits_long(model, wave, hop_s=hop_s, batch_size=batch_size, fast=fast)
     frame_probs = _softmax(ban_classes(logit_adjust(raw, prior, tau), allowed))
     clip = raw.mean(axis=0, keepdims=True)  # mean logits over the valid frames
     clip_probs = _softmax(ban_classes(logit_adjust(clip, prior, tau), allowed))[0]

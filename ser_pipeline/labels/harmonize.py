@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
@@ -24,6 +25,7 @@ def add_soft_labels(table: pd.DataFrame, mean_e: float, variant: Variant = "neut
     soft = neutral_smoothing(out[list(CLASSES)].to_numpy(), out["intensity"].to_numpy(), mean_e, variant)
     for j, col in enumerate(SOFT_COLUMNS):
         out[col] = soft[:, j]
-    out["hard_label"] = pd.Series([CLASSES[i] for i in soft.argmax(axis=1)], index=out.index, dtype="string")
+    out["hard_label"] = pd.Series(np.asarray(CLASSES, dtype=object)[soft.argmax(axis=1)], index=out.index,
+                                  dtype="string")
     out["domain"] = domain_keys(out)
     return out

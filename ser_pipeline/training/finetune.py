@@ -31,7 +31,7 @@ from ser_pipeline.training.config import TrainConfig
 from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
 from ser_pipeline.training.schedule import AccumulationSchedule
 from ser_pipeline.training.steps import (LossFn, Optimization, accumulated_steps, amp_dtype, autocast,
-                                         resolve_device, seed_everything, window_features)
+                                         resolve_device, seed_everything, to_device, window_features)
 
 #: (predictions (N, T), targets (N, T), target names) -> metrics dict with a "pearson_mean" entry
 DevelScorer = Callable[[np.ndarray, np.ndarray, Sequence[str]], dict]
@@ -114,8 +114,8 @@ def _regression_loss_fn(model: EmotionModel, spec_cfg: SpecAugmentConfig, device
         feats = window_features(model, batch, spec_cfg, gen)
         with autocast(device, dtype):
             logits, _ = model(feats)
-        pred = torch.sigmoid(span_mean_logits(logits, batch["spans"].to(device)))
-        loss = F.mse_loss(pred, batch["clip_targets"].to(device))
+        pred = torch.sigmoid(span_mean_logits(logits, to_device(batch["spans"], device)))
+        loss = F.mse_loss(pred, to_device(batch["clip_targets"], device))
         return loss, {"finetune/mse": float(loss.detach())}
 
     return loss_fn

@@ -34,7 +34,7 @@ from ser_pipeline.training.losses import domain_loss_from_frame_logits, emotion_
 from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
 from ser_pipeline.training.schedule import AccumulationSchedule
 from ser_pipeline.training.steps import (LossFn, Optimization, accumulated_steps, amp_dtype, autocast,
-                                         resolve_device, seed_everything, window_features)
+                                         compile_encoder, resolve_device, seed_everything, to_device, window_features)
 from ser_pipeline.training.training_model import TrainingModel
 
 
@@ -150,6 +150,7 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     if cfg.grad_checkpointing:
         enable_gradient_checkpointing(model.encoder)
     model.to(device)
+    compile_encoder(model, cfg.compile)
     net: torch.nn.Module = TrainingModel(model, cfg.domain_loss, cfg.domain_weight)
     if dist.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -243,15 +244,15 @@ def _emotion_loss_fn(net: torch.nn.Module, model: EmotionModel, cfg: TrainConfig
 
     def loss_fn(batch: dict[str, torch.Tensor], gen: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         feats = window_features(model, batch, spec_cfg, gen)
-        spans = batch["spans"].to(device)
+        spans = to_device(batch["spans"], device)
         with autocast(device, dtype):
             logits, dom_logits = net(feats)
-        emo = emotion_loss(logits, spans, batch["clip_targets"].to(device), batch["targets"].to(device),
-                           batch["frame_mask"].to(device), mode=cfg.emotion_loss)
+        emo = emotion_loss(logits, spans, to_device(batch["clip_targets"], device), to_device(batch["targets"], device),
+                           to_device(batch["frame_mask"], device), mode=cfg.emotion_loss)
         parts = {"train/ce_emo": float(emo.detach())}
         loss = emo
         if dom_logits is not None:
-            term, ce_dom = domain_loss_from_frame_logits(dom_logits, spans, batch["domain_ids"].to(device),
+            term, ce_dom = domain_loss_from_frame_logits(dom_logits, spans, to_device(batch["domain_ids"], device),
                                                          cfg.domain_weight, cfg.domain_loss)
             loss = loss + term
             parts["train/ce_dom"] = float(ce_dom)
