@@ -46,10 +46,11 @@ RAW_ASSETS = [make_raw_corpus_asset(n) for n in CORPUS_NAMES]
 ASSETS = [*RAW_ASSETS, *dg.map_asset_specs(with_owners, [
     *CORPUS_ASSETS, label_intensity, smoothed_labels, splits, *CACHE_ASSETS, emotion_model,
     *EVALUATION_ASSETS, evaluation_report, temporal_evaluation, *HUME_ASSETS])]
-
 # the studies beyond the paper (issue 19) are partitioned: kept out of ASSETS (and full_pipeline)
+STUDY_ASSETS = dg.map_asset_specs(with_owners, EXPERIMENT_ASSETS)
+
 defs = dg.Definitions(
-    assets=[*ASSETS, *EXPERIMENT_ASSETS],
+    assets=[*ASSETS, *STUDY_ASSETS],
     asset_checks=CHECKS,
     jobs=[*JOBS, *EXPERIMENT_JOBS],
     schedules=[make_training_schedule(train_and_evaluate)],
