@@ -32,6 +32,12 @@ _HISTORY = 50
 
 #: The condition of every data asset: materialize on new upstream data or a new code version.
 DATA_CONDITION = dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()
+#: The label assets' condition: as DATA_CONDITION, except that a dependency never materialized does
+#: not hold them back. They gather every corpus, and an absent corpus is never materialized (its
+#: stored table, if any, is kept), so eager()'s "no dep missing" would stop them for good on any
+#: collection short of all 21 corpora.
+GATHER_CONDITION = (dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+                    | dg.AutomationCondition.code_version_changed())
 
 
 def raw_key(name: str) -> dg.AssetKey:

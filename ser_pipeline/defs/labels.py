@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from ser_pipeline.corpora import get_spec
-from ser_pipeline.defs.automation import DATA_CONDITION
+from ser_pipeline.defs.automation import DATA_CONDITION, GATHER_CONDITION
 from ser_pipeline.corpora.validate import validate_manifest
 from ser_pipeline.defs.corpora import LABEL_CORPORA, corpus_key
 from ser_pipeline.defs.io import read_stored_table
@@ -62,7 +62,7 @@ def compute_label_intensity(context: dg.OpExecutionContext, data_dir: DataDirRes
 
 
 @dg.graph_asset(ins=_CORPUS_DEPS, group_name=GROUP, code_version="2", kinds={"pandas"},
-                automation_condition=DATA_CONDITION)
+                automation_condition=GATHER_CONDITION)
 def label_intensity(**corpora):
     """Per-corpus mean intensity Ē (paper §2.2): one row per corpus present."""
     return compute_label_intensity(corpora=list(corpora.values()))
@@ -97,7 +97,7 @@ def _smoothing_config(config: SmoothingConfig) -> dict:
 
 
 @dg.graph_asset(ins={**_CORPUS_DEPS, "label_intensity": dg.AssetIn()}, group_name=GROUP, code_version="2",
-                kinds={"parquet"}, automation_condition=DATA_CONDITION, config=_smoothing_config)
+                kinds={"parquet"}, automation_condition=GATHER_CONDITION, config=_smoothing_config)
 def smoothed_labels(label_intensity, **corpora):
     """All corpora in one table with smoothed soft labels (``soft_*``), ``hard_label`` and ``domain``."""
     return smooth_labels(label_intensity=label_intensity, corpora=list(corpora.values()))
