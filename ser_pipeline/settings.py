@@ -26,6 +26,9 @@ variable                     meaning                                     default
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 #: paths / utterance ids a scan keeps in memory before the rest move to disk (about 150 bytes each)
@@ -50,17 +53,49 @@ def _number_var(name: str, default: float, kind: type, low: float, high: float |
     return value
 
 
-def data_dir(override: str | Path | None = None) -> Path:
-    """The data folder, absolute: ``override``, else ``$SER_DATA_DIR``, else ``./data``.
+#: ``scheme:/`` at the start of a root (``str(Path("s3://b"))`` keeps one slash; two letters at
+#: least, so ``C:/data`` stays a path)
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/")
+
+
+def local_root(value: str | Path, setting: str) -> Path:
+    """The local folder a root setting names, absolute: a path, or a ``file://`` URL.
+
+    Any other URL (``s3://``, ``gs://``, ...) is a ``ValueError`` naming ``setting`` and the URL:
+    object storage is not supported yet (issue 18), and ``Path("s3://b/x")`` would silently
+    become the local folder ``./s3:/b/x``."""
+    text = str(value)
+    m = _URL.match(text)
+    if m is None:
+        return Path(text).expanduser().resolve()
+    url = urllib.parse.urlsplit(text)
+    if m["scheme"].lower() == "file":
+        if url.netloc in ("", "localhost"):
+            return Path(urllib.request.url2pathname(url.path)).resolve()
+        problem = "a file:// URL must name a path on this machine (file:///abs/path)"
+    else:
+        problem = "object storage roots are not supported yet (issue 18); use a local or mounted folder"
+    raise ValueError(f"{setting}={text}: {problem}")
+
+
+def data_dir(override: str | Path | None = None, setting: str = "resources.data_dir.config.path") -> Path:
+    """The data folder, absolute: ``override`` (named ``setting`` in errors), else
+    ``$SER_DATA_DIR``, else ``./data``. A URL root other than ``file://`` is a ``ValueError``
+    (:func:`local_root`).
 
     Not created here (callers that write create it)."""
-    return Path(override or os.environ.get("SER_DATA_DIR") or "data").expanduser().resolve()
+    if override:
+        return local_root(override, setting)
+    return local_root(os.environ.get("SER_DATA_DIR") or "data", "SER_DATA_DIR")
 
 
-def corpora_root(override: str | Path | None = None) -> Path:
-    """The folder holding one folder per corpus, absolute: ``override``, else
-    ``$SER_CORPORA_ROOT``, else ``./corpora``."""
-    return Path(override or os.environ.get("SER_CORPORA_ROOT") or "corpora").expanduser().resolve()
+def corpora_root(override: str | Path | None = None, setting: str = "resources.corpora.config.root") -> Path:
+    """The folder holding one folder per corpus, absolute: ``override`` (named ``setting`` in
+    errors), else ``$SER_CORPORA_ROOT``, else ``./corpora``. A URL root other than ``file://`` is
+    a ``ValueError`` (:func:`local_root`)."""
+    if override:
+        return local_root(override, setting)
+    return local_root(os.environ.get("SER_CORPORA_ROOT") or "corpora", "SER_CORPORA_ROOT")
 
 
 def default_tracking_uri(data: str | Path) -> str:

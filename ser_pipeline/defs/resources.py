@@ -14,13 +14,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ser_pipeline import settings
+
+
+def local_root(resolve: Callable[..., Path], *args: Any) -> Path:
+    """``resolve(*args)`` (a :mod:`settings` root function); a root it refuses (a URL other than
+    ``file://``) is a one-line ``dg.Failure`` naming the setting."""
+    try:
+        return resolve(*args)
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from None
 
 
 class CorporaResource(dg.ConfigurableResource):
@@ -32,13 +41,19 @@ class CorporaResource(dg.ConfigurableResource):
     root: str | None = None
     overrides: dict[str, str] = {}
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # a root that is an object-storage URL stops the step here, before any scan
+        self.base()
+        for name in self.overrides:
+            self.root_for(name)
+
     def base(self) -> Path:
-        return settings.corpora_root(self.root)
+        return local_root(settings.corpora_root, self.root)
 
     def root_for(self, name: str) -> Path:
         """The folder of corpus ``name``."""
         if name in self.overrides:
-            return Path(self.overrides[name]).expanduser().resolve()
+            return local_root(settings.local_root, self.overrides[name], f"resources.corpora.config.overrides.{name}")
         return self.base() / name
 
     def roots(self, names) -> dict[str, str]:
@@ -56,9 +71,13 @@ class DataDirResource(dg.ConfigurableResource):
 
     path: str | None = None
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # a root that is an object-storage URL stops the step here, before any work
+        local_root(settings.data_dir, self.path)
+
     def base(self) -> Path:
         """The data folder, absolute and created."""
-        p = settings.data_dir(self.path)
+        p = local_root(settings.data_dir, self.path)
         p.mkdir(parents=True, exist_ok=True)
         return p
 
