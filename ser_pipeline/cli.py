@@ -20,7 +20,10 @@ def _cmd_corpora(args: argparse.Namespace) -> int:
         return 0
     from ser_pipeline import settings
 
-    root = settings.corpora_root(args.root)
+    try:
+        root = settings.corpora_root(args.root, "--root")
+    except ValueError as exc:
+        raise SystemExit(f"ser corpora: {exc}") from None
     rows = [(name, get_spec(name)) for name in available()]
     present = {name: (root / name).is_dir() for name, _ in rows}
     header = ("corpus", "role", "languages", "present", "title")
@@ -169,6 +172,23 @@ def _cmd_convert_whisper(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_node_command(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ser_pipeline.training.config import load_config_file
+    from ser_pipeline.training.launch import Launch, node_command
+
+    spec = Path(args.spec).expanduser().resolve()
+    try:
+        launch = Launch.from_dict(load_config_file(spec).get("launch"))
+        launch.validate(prefix=f"{spec}: launch.")
+    except (OSError, ValueError, TypeError) as exc:
+        raise SystemExit(f"ser train-node-command: {exc}") from None
+    # same spec path: every node must see the spec (and the tables it names) at this path
+    print(shlex.join(node_command(str(spec), launch, python=args.python)))
+    return 0
+
+
 #: adds subcommands to the parser (the orchestration shell's own, e.g. ``check-config``)
 ParserExtension = Callable[[argparse._SubParsersAction], None]
 
@@ -216,6 +236,11 @@ def build_parser(extend: ParserExtension | None = None) -> argparse.ArgumentPars
     p.add_argument("export", help="export folder (ser_model.json + model.safetensors), 30 s window")
     p.add_argument("--out", required=True, help="output .pt file")
     p.set_defaults(func=_cmd_export_release)
+    p = sub.add_parser("train-node-command",
+                       help="the command another node runs to join a multi-node training run (spec's launch:)")
+    p.add_argument("spec", help="the run's spec.yaml (data/models/<run id>/spec.yaml), readable from this node")
+    p.add_argument("--python", default="python", help="the Python of this node's environment (default: python)")
+    p.set_defaults(func=_cmd_train_node_command)
     if extend is not None:
         extend(sub)
     p = sub.add_parser("convert-whisper", help="OpenAI .pt or CTranslate2 folder -> save_pretrained folder")

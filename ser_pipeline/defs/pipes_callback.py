@@ -12,18 +12,38 @@ from typing import Any
 
 
 def _is_rank_zero() -> bool:
+    """Global rank 0 (torchrun's ``RANK`` counts across every node), or no torchrun at all."""
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def _has_pipes_context() -> bool:
+    """Whether Dagster launched this process tree with a Pipes session. Under multi-node torchrun
+    global rank 0 may run on a node that joined by hand (c10d ranks nodes by host name), which
+    has none."""
+    from dagster_pipes import PipesEnvVarParamsLoader
+
+    return PipesEnvVarParamsLoader().is_dagster_pipes_process()
+
+
 class PipesCallback:
-    """A :class:`ser_pipeline.training.callbacks.TrainCallback` over Dagster Pipes (+ MLflow)."""
+    """A :class:`ser_pipeline.training.callbacks.TrainCallback` over Dagster Pipes (+ MLflow).
+
+    Only global rank 0 reports. Without a Pipes session (rank 0 on a node that joined by hand) it
+    prints its reports like the entry point's default callback, and the asset reads the result
+    from ``result.json`` in the run folder."""
 
     def __init__(self) -> None:
         self.pipes = None
         self.mlflow = None
         self.run_id = None
+        self.fallback = None
         if not _is_rank_zero():
             return  # one reporter per job: rank 0 speaks for all ranks
+        if not _has_pipes_context():
+            from ser_pipeline.training.callbacks import PrintCallback
+
+            self.fallback = PrintCallback()  # not silent: this node's log gets the reports
+            return
         from dagster_pipes import open_dagster_pipes
 
         self._cm = open_dagster_pipes()
@@ -46,12 +66,16 @@ class PipesCallback:
                                                         if v is not None])
 
     def on_step(self, step: int, metrics: dict[str, float]) -> None:
+        if self.fallback is not None:
+            self.fallback.on_step(step, metrics)
         if self.pipes is None:
             return
         self._metrics(metrics, step)
         self.pipes.report_custom_message({"kind": "step", "step": step, **metrics})
 
     def on_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        if self.fallback is not None:
+            self.fallback.on_epoch(epoch, metrics)
         if self.pipes is None:
             return
         self._metrics({f"epoch/{k}": v for k, v in metrics.items()}, epoch)

@@ -22,6 +22,7 @@ from ser_pipeline.audio.augment import AugmentConfig
 from ser_pipeline.audio.specaugment import SpecAugmentConfig
 from ser_pipeline.model.config import ModelConfig
 from ser_pipeline.training.config import TrainConfig
+from ser_pipeline.training.launch import Launch
 
 #: TrainConfig's untyped dict fields and the dataclass (or Dagster type) they hold
 NESTED = {"augment": AugmentConfig, "specaugment": SpecAugmentConfig, "model": ModelConfig}
@@ -56,12 +57,22 @@ def _config_type(tp: Any) -> Any:
     return tp
 
 
-def config_class(cls: type, name: str, defaults: dict[str, Any] | None = None) -> type[dg.Config]:
-    """A ``dg.Config`` subclass with one field per dataclass field of ``cls`` (same defaults unless
-    ``defaults`` overrides them; nested dataclasses become nested config classes)."""
+def config_class(cls: type, name: str, defaults: dict[str, Any] | None = None,
+                 extra: tuple[type, ...] = ()) -> type[dg.Config]:
+    """A ``dg.Config`` subclass with one field per dataclass field of ``cls`` and of each ``extra``
+    dataclass (same defaults unless ``defaults`` overrides them; nested dataclasses become nested
+    config classes)."""
+    defaults = defaults or {}
+    fields: dict[str, Any] = {}
+    for klass in (cls, *extra):
+        fields.update(_config_fields(klass, name, defaults))
+    return pydantic.create_model(name, __base__=dg.Config, __doc__=cls.__doc__, **fields)
+
+
+def _config_fields(cls: type, name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``{field: (annotation, pydantic.Field)}`` of one dataclass, for :func:`config_class`."""
     hints = typing.get_type_hints(cls)
     comments = field_comments(cls)
-    defaults = defaults or {}
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         desc = comments.get(f.name)
@@ -81,12 +92,30 @@ def config_class(cls: type, name: str, defaults: dict[str, Any] | None = None) -
         if isinstance(value, dict):
             value = {str(k): v for k, v in value.items()}
         fields[f.name] = (tp, pydantic.Field(default=value, description=desc))
-    return pydantic.create_model(name, __base__=dg.Config, __doc__=cls.__doc__, **fields)
+    return fields
 
 
-def train_config_class(name: str, **defaults: Any) -> type[dg.Config]:
-    """The Dagster config of a training step: every :class:`TrainConfig` field."""
-    return config_class(TrainConfig, name, defaults)
+def train_config_class(name: str, *, launch: bool = False, **defaults: Any) -> type[dg.Config]:
+    """The Dagster config of a training step: every :class:`TrainConfig` field, and with
+    ``launch`` every :class:`Launch` field (processes, nodes, rendezvous)."""
+    return config_class(TrainConfig, name, defaults, extra=(Launch,) if launch else ())
+
+
+#: the config fields :func:`train_config_class` adds with ``launch=True``
+LAUNCH_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Launch))
+
+
+def to_launch(config: dg.Config, key: str, **overrides: Any) -> Launch:
+    """The :class:`Launch` of a config made with ``launch=True`` (``overrides`` fill values the
+    config leaves empty, e.g. ``rdzv_id``); a bad value is a ``dg.Failure`` naming ``key.field``."""
+    values = {name: getattr(config, name) for name in LAUNCH_CONFIG_FIELDS}
+    values.update({k: v for k, v in overrides.items() if not values.get(k)})
+    launch = Launch(**values)
+    try:
+        launch.validate(prefix=f"{key}.")
+    except ValueError as exc:
+        raise dg.Failure(str(exc)) from exc
+    return launch
 
 
 def to_train_config(config: dg.Config, dagster_only: set[str]) -> TrainConfig:

@@ -8,7 +8,7 @@ the Dagster log and, live, in the MLflow run that this asset opens.
 
 import json
 import os
-import sys
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,10 +20,11 @@ from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 from ser_pipeline.defs.run_guard import die_with_run
-from ser_pipeline.defs.train_config import to_train_config, train_config_class
+from ser_pipeline.defs.train_config import LAUNCH_CONFIG_FIELDS, to_launch, to_train_config, train_config_class
 from ser_pipeline.defs.ui_metadata import mlflow_run_link
 from ser_pipeline.labels.splits import training_meta
 from ser_pipeline.training.config import TrainConfig
+from ser_pipeline.training.launch import RESULT_FILE, Launch, node_command
 
 GROUP = "training"
 #: GPU request for step pods under k8s_job_executor (asset op_tags apply on every launch path).
@@ -31,12 +32,12 @@ GPU_OP_TAGS = {"dagster-k8s/config": {"container_config": {"resources": {"limits
 PIPES_CALLBACK = "ser_pipeline.defs.pipes_callback:PipesCallback"
 
 
-class EmotionModelConfig(train_config_class("EmotionModelTrainConfig")):
+class EmotionModelConfig(train_config_class("EmotionModelTrainConfig", launch=True)):
     """Every training field of ``ser_pipeline.training.config.TrainConfig`` (``model:`` nested),
+    every launch field of ``ser_pipeline.training.launch.Launch`` (processes, nodes, rendezvous),
     plus how this asset launches and records the run."""
 
     launcher: str = "pipes"  # pipes (subprocess, as in a pod) | in_process (debugging)
-    nproc_per_node: int = 1  # > 1: torchrun with this many processes (one per GPU)
     use_audio_cache: bool = True  # read clips from audio_cache/<corpus> where it exists
     register_model: bool = True  # log a pyfunc model and register it as "ser_emotion_model"
     # no training: take this model (a released v1 .pt / v2 .ckpt, or an export folder) as the
@@ -47,7 +48,7 @@ class EmotionModelConfig(train_config_class("EmotionModelTrainConfig")):
         return to_train_config(self, LAUNCH_FIELDS)
 
 
-LAUNCH_FIELDS = {"launcher", "nproc_per_node", "use_audio_cache", "register_model", "model_file"}
+LAUNCH_FIELDS = {"launcher", "use_audio_cache", "register_model", "model_file"} | LAUNCH_CONFIG_FIELDS
 
 
 class DagsterMlflowCallback:
@@ -92,14 +93,26 @@ def _run_over(instance: dg.DagsterInstance, run_id: str) -> bool:
     return run is not None and run.is_finished
 
 
-def training_command(spec_path: str, nproc_per_node: int) -> list[str]:
-    """The command Pipes launches (torchrun for several processes). Every process of it (torchrun's
-    agent and each rank) dies with the process that started it, so a killed run leaves no orphan."""
-    entry = ["-m", WITH_PARENT, "ser_pipeline.training", "--config", spec_path, "--callback", PIPES_CALLBACK]
-    if nproc_per_node > 1:
-        return [sys.executable, "-m", WITH_PARENT, "torch.distributed.run", "--standalone",
-                f"--nproc_per_node={nproc_per_node}", *entry]
-    return [sys.executable, *entry]
+def training_command(spec_path: str, launch: Launch) -> list[str]:
+    """The command Pipes launches (torchrun for several processes or nodes; the other nodes run
+    ``ser train-node-command SPEC``). Every process of it (torchrun's agent and each rank) dies with
+    the process that started it, so a killed run leaves no orphan."""
+    return node_command(spec_path, launch, via=WITH_PARENT, entry_args=["--callback", PIPES_CALLBACK])
+
+
+def _training_result(invocation: dg.PipesClientCompletedInvocation, run_dir: Path, launch: Launch,
+                     log) -> dict:
+    """The result the training ranks reported over Pipes, else (several nodes, global rank 0 on
+    another node, which has no Pipes session) the ``result.json`` rank 0 wrote next to the spec."""
+    results = [m for m in invocation.get_custom_messages() if isinstance(m, dict) and m.get("kind") == "result"]
+    if results:
+        return results[-1]
+    result_file = run_dir / RESULT_FILE
+    if launch.nnodes > 1 and result_file.is_file():
+        log.warning(f"emotion_model: global rank 0 ran on another node; its step and epoch reports are "
+                    f"in that node's log, not in MLflow; result from {result_file}")
+        return json.loads(result_file.read_text())
+    raise dg.Failure("the training subprocess finished without reporting a result")
 
 
 # deps on the audio caches: in a run that builds them, training waits for them and reads them
@@ -116,6 +129,10 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     cfg = config.to_train_config()
     if config.launcher not in ("pipes", "in_process"):
         raise dg.Failure(f"emotion_model.launcher must be pipes or in_process, not {config.launcher!r}")
+    launch = to_launch(config, "emotion_model", rdzv_id=context.run_id)
+    if launch.distributed and config.launcher != "pipes" and not config.model_file:
+        raise dg.Failure(f"emotion_model.launcher: in_process runs one process; nproc_per_node="
+                         f"{launch.nproc_per_node} and nnodes={launch.nnodes} need launcher: pipes")
     die_with_run()  # a step process of a killed run stops (and its training child with it)
     tracking_uri = mlflow.ensure_available(context.log)  # fail fast, before hours of training
     mlflow.fail_orphaned_runs(lambda run_id: _run_over(context.instance, run_id), context.log)
@@ -126,8 +143,10 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     write_parquet(table, run_dir / "train_table.parquet")
     spec = {"splits_table": str(run_dir / "train_table.parquet"),
             "corpus_roots": roots, "out_dir": str(run_dir), "train": cfg.to_dict(),
-            "audio_cache": str(cache_dir(data_dir)) if config.use_audio_cache else None}
+            "audio_cache": str(cache_dir(data_dir)) if config.use_audio_cache else None,
+            "launch": launch.to_dict()}
     (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
+    (run_dir / RESULT_FILE).unlink(missing_ok=True)
     tags = {"dagster_run_id": context.run_id, "asset_key": "emotion_model", "mlflow.source.name": "ser_pipeline"}
     if config.model_file:
         tags["ser.model_file"] = str(config.model_file)
@@ -136,15 +155,15 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
             result = adopt_model_file(config.model_file, run_dir / "export")
             context.log.info(f"emotion_model: no training, evaluating {config.model_file}")
         elif config.launcher == "pipes":
+            if launch.nnodes > 1:
+                context.log.info(f"emotion_model: waiting up to {launch.rdzv_timeout_s} s for {launch.nnodes - 1} "
+                                 f"more node(s) at {launch.rdzv_endpoint}; on each run: "
+                                 f"ser train-node-command {run_dir / 'spec.yaml'}")
             invocation = pipes_subprocess_client.run(
-                command=training_command(str(run_dir / "spec.yaml"), config.nproc_per_node), context=context,
+                command=training_command(str(run_dir / "spec.yaml"), launch), context=context,
                 extras={"mlflow_run_id": run_id, "mlflow_tracking_uri": tracking_uri},
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            messages = invocation.get_custom_messages()
-            results = [m for m in messages if isinstance(m, dict) and m.get("kind") == "result"]
-            if not results:
-                raise dg.Failure("the training subprocess finished without reporting a result")
-            result = results[-1]
+            result = _training_result(invocation, run_dir, launch, context.log)
         else:
             from ser_pipeline.training.loop import train  # torch: imported only where it runs
 
@@ -170,7 +189,8 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
         "mlflow_run_id": mlflow_run_link(mlflow, run_id),
         "mlflow_tracking_uri": tracking_uri,
         "export_dir": dg.MetadataValue.path(result["export_dir"]),
-        "launcher": config.launcher if config.nproc_per_node <= 1 else f"torchrun x{config.nproc_per_node}",
+        "launcher": (f"torchrun {launch.nnodes} node(s) x {launch.nproc_per_node}" if launch.distributed
+                     else config.launcher),
         "steps": int(result["steps"]),
         "final_loss": float(result["final_loss"]),
         "validation_micro_f1": float(result["val_micro_f1"]) if result.get("val_micro_f1") is not None else -1.0,

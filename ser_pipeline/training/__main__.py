@@ -7,10 +7,14 @@ The config file (YAML or JSON) names the data and the run::
     out_dir: runs/demo
     audio_cache: data/audio_cache              # optional: read clips from the cache when present
     train: {epochs: 3, window_s: 8, model: {d_model: 64}}
+    launch: {nnodes: 2, rdzv_endpoint: "host:29400", ...}  # optional: how the job runs
+                                                         # (ser_pipeline.training.launch; read by
+                                                         # `ser train-node-command`, not here)
 
 ``--callback module:Class`` plugs in a reporter (e.g. the Dagster Pipes one,
 ``ser_pipeline.defs.pipes_callback:PipesCallback``); the core imports it by name only.
-Under ``torchrun`` every rank runs this same command.
+Under ``torchrun`` every rank runs this same command, on every node. Global rank 0 prints the
+result summary and writes it to ``out_dir/result.json``.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import pandas as pd
 
 from ser_pipeline.labels.splits import training_meta
+from ser_pipeline.training.checkpoint import atomic_write
 from ser_pipeline.training.config import TrainConfig, load_config_file
+from ser_pipeline.training.launch import RESULT_FILE
 from ser_pipeline.training.loop import train
 
 
@@ -76,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         if callback is not None and hasattr(callback, "on_result"):
             callback.on_result(summary)
         print(json.dumps(summary))
+        # for a launcher on another node (it reads this, not our stdout); written whole or not at all
+        atomic_write(Path(spec["out_dir"]) / RESULT_FILE, json.dumps(summary).encode())
         return 0
     finally:
         if callback is not None and hasattr(callback, "close"):

@@ -25,7 +25,8 @@ import torch
 _NAME = re.compile(r"^ckpt_(\d+)\.pt$")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or all of the new one."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
         f.write(data)
@@ -52,8 +53,8 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, kee
     buf = io.BytesIO()
     torch.save(state, buf)
     data = buf.getvalue()
-    _atomic_write(path, data)
-    _atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+    atomic_write(path, data)
+    atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
     for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
         for p in (old, old.with_name(old.name + ".sha256")):
             p.unlink(missing_ok=True)
