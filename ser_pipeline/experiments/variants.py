@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
-from ser_pipeline.labels.harmonize import corpus_mean_intensity
+from ser_pipeline.emotions import CLASSES
+from ser_pipeline.labels.harmonize import corpus_mean_intensity, write_soft_columns
 from ser_pipeline.labels.smoothing import neutral_smoothing, normalise
 from ser_pipeline.training.config import TrainConfig
 
@@ -99,9 +99,7 @@ def relabel(table: pd.DataFrame, smoothing: str, *, hard: bool = False) -> pd.Da
             soft[pos] = neutral_smoothing(raw, rows["intensity"].to_numpy(), corpus_mean_intensity(rows), smoothing)
     if hard:
         soft = np.eye(len(CLASSES))[soft.argmax(axis=1)]
-    for j, col in enumerate(SOFT_COLUMNS):
-        out[col] = soft[:, j]
-    out["hard_label"] = pd.Series([CLASSES[i] for i in soft.argmax(axis=1)], index=out.index, dtype="string")
+    write_soft_columns(out, soft)
     return out
 
 

@@ -23,9 +23,15 @@ def add_soft_labels(table: pd.DataFrame, mean_e: float, variant: Variant = "neut
     """
     out = table.copy()
     soft = neutral_smoothing(out[list(CLASSES)].to_numpy(), out["intensity"].to_numpy(), mean_e, variant)
-    for j, col in enumerate(SOFT_COLUMNS):
-        out[col] = soft[:, j]
-    out["hard_label"] = pd.Series(np.asarray(CLASSES, dtype=object)[soft.argmax(axis=1)], index=out.index,
-                                  dtype="string")
+    write_soft_columns(out, soft)
     out["domain"] = domain_keys(out)
     return out
+
+
+def write_soft_columns(table: pd.DataFrame, soft: np.ndarray) -> None:
+    """Set ``soft_*`` of ``table`` to ``soft`` (N, 8), in class order, and ``hard_label`` to each
+    row's argmax class (one array lookup, not a per-row loop). Modifies ``table`` in place."""
+    for j, col in enumerate(SOFT_COLUMNS):
+        table[col] = soft[:, j]
+    table["hard_label"] = pd.Series(np.asarray(CLASSES, dtype=object)[soft.argmax(axis=1)], index=table.index,
+                                    dtype="string")
