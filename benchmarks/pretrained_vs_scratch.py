@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,11 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from real_weights import whisper_base_folder  # noqa: E402
 
 from ser_pipeline.corpora import get_spec, read_corpus  # noqa: E402
-from ser_pipeline.emotions import SOFT_COLUMNS  # noqa: E402
-from ser_pipeline.evaluation.metrics import evaluate_predictions, table2_classes  # noqa: E402
+from ser_pipeline.experiments.runs import score_set  # noqa: E402
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity  # noqa: E402
 from ser_pipeline.labels.splits import assign_splits, training_meta  # noqa: E402
-from ser_pipeline.model.clips import clip_embeddings, head_logits  # noqa: E402
 from ser_pipeline.synth import synth_corpus  # noqa: E402
 from ser_pipeline.training.config import TrainConfig  # noqa: E402
 from ser_pipeline.training.loop import train  # noqa: E402
@@ -59,14 +56,6 @@ def demo_splits(root: Path, *, speakers: int, per_class: int, seed: int) -> tupl
     return df.assign(split=assign_splits(df, roles, seed=seed)), roots
 
 
-def zero_shot_micro_f1(model, rows: pd.DataFrame, roots: dict, prior: np.ndarray, set_name: str) -> float:
-    """Table 2's micro F1 (%) on ``rows``: banned classes, logit adjustment by the training prior."""
-    y_true = rows[list(SOFT_COLUMNS)].to_numpy().argmax(axis=1)
-    logits = head_logits(model, clip_embeddings(model, rows, roots, batch_size=8))
-    result = evaluate_predictions(logits, y_true, table2_classes(set_name, y_true), prior)
-    return 100 * result["adjusted"]["micro_f1"]
-
-
 def run_arm(name: str, model_cfg: dict, args, df: pd.DataFrame, roots: dict, out: Path) -> dict:
     """Train one arm and score it; returns its figures."""
     meta = training_meta(df)
@@ -80,7 +69,8 @@ def run_arm(name: str, model_cfg: dict, args, df: pd.DataFrame, roots: dict, out
     emodb = df[(df["split"] == "zero_shot") & (df["corpus"] == "emodb")]
     figures = {"arm": name, "steps": result.steps, "train_s": round(seconds, 1),
                "val_micro_f1": round(100 * (result.val_micro_f1 or 0.0), 2),
-               "emodb_micro_f1": round(zero_shot_micro_f1(result.model, emodb, roots, meta.prior, "emodb"), 2),
+               # Table 2's scoring: banned classes, logit adjustment by the training prior
+               "emodb_micro_f1": round(100 * score_set(result.model, emodb, "emodb", meta.prior, roots)["micro_f1"], 2),
                "final_loss": round(result.final_loss, 4)}
     print(json.dumps(figures), flush=True)
     return figures
