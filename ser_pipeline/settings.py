@@ -9,7 +9,8 @@ and the MLflow store. Plain Python: importable without dagster or mlflow.
 variable                     meaning                                     default
 ===========================  ==========================================  =========================
 ``SER_DATA_DIR``             tables, models, MLflow store and artifacts  ``./data``
-``SER_CORPORA_ROOT``         one folder per corpus registry name         ``./corpora``
+``SER_CORPORA_ROOT``         one folder per corpus registry name (a      ``./corpora``
+                             path or an ``s3://`` / fsspec URL)
 ``MLFLOW_TRACKING_URI``      the MLflow tracking store                   ``sqlite:///<data>/mlflow.db``
 ``SER_SCAN_WORKERS``         header-probe processes per corpus scan      the CPU count
 ``SER_SCAN_MEMORY_KEYS``     paths / ids a scan keeps in memory          131,072
@@ -30,6 +31,8 @@ import re
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from ser_pipeline.storage import as_root
 
 #: paths / utterance ids a scan keeps in memory before the rest move to disk (about 150 bytes each)
 DEFAULT_SCAN_MEMORY_KEYS = 1 << 17
@@ -89,13 +92,15 @@ def data_dir(override: str | Path | None = None, setting: str = "resources.data_
     return local_root(os.environ.get("SER_DATA_DIR") or "data", "SER_DATA_DIR")
 
 
-def corpora_root(override: str | Path | None = None, setting: str = "resources.corpora.config.root") -> Path:
-    """The folder holding one folder per corpus, absolute: ``override`` (named ``setting`` in
-    errors), else ``$SER_CORPORA_ROOT``, else ``./corpora``. A URL root other than ``file://`` is
-    a ``ValueError`` (:func:`local_root`)."""
+def corpora_root(override: str | Path | None = None, setting: str = "resources.corpora.config.root",
+                 storage_options: dict | None = None):
+    """The location holding one folder per corpus: ``override`` (named ``setting`` in errors),
+    else ``$SER_CORPORA_ROOT``, else ``./corpora``. A path or ``file://`` URL is an absolute
+    ``Path``; any other URL (``s3://bucket/corpora``) a ``UPath`` with ``storage_options``
+    (:func:`ser_pipeline.storage.as_root`)."""
     if override:
-        return local_root(override, setting)
-    return local_root(os.environ.get("SER_CORPORA_ROOT") or "corpora", "SER_CORPORA_ROOT")
+        return as_root(override, setting, storage_options)
+    return as_root(os.environ.get("SER_CORPORA_ROOT") or "corpora", "SER_CORPORA_ROOT", storage_options)
 
 
 def default_tracking_uri(data: str | Path) -> str:

@@ -40,3 +40,21 @@ def corpus_factory(tmp_path_factory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A local S3 server (moto, 127.0.0.1, random port) for the whole session (tests/s3_server.py)."""
+    from s3_server import S3Server
+
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """The local S3 server with this test's environment pointing at it (endpoint, credentials)."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server

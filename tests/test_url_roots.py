@@ -1,5 +1,6 @@
-"""A root that is a URL is never turned into a local folder (issue 18, "Roots are URLs"): until
-the storage layer exists, object-storage roots stop the run at its first step; file:// works."""
+"""A root that is a URL is never turned into a local folder (issue 18, "Roots are URLs"): corpora
+roots may be buckets (tests/test_s3_corpora.py); a data folder on object storage stops the run at
+its first step until tables, cache and checkpoints go through the storage layer; file:// works."""
 
 import os
 from pathlib import Path
@@ -57,7 +58,7 @@ def test_local_root_reads_file_urls_and_paths(tmp_path, monkeypatch):
     assert settings.local_root("rel/data", "X") == tmp_path / "rel" / "data"
 
 
-@pytest.mark.parametrize("variable", ["SER_DATA_DIR", "SER_CORPORA_ROOT"])
+@pytest.mark.parametrize("variable", ["SER_DATA_DIR"])
 def test_an_s3_root_stops_the_first_step_and_makes_no_folder(variable, corpus_factory, tmp_path, monkeypatch):
     root = corpus_factory("ravdess", speakers=1, per_class=1)
     monkeypatch.chdir(tmp_path)  # where Path("s3://...").resolve() used to land
@@ -71,14 +72,16 @@ def test_an_s3_root_stops_the_first_step_and_makes_no_folder(variable, corpus_fa
     assert not _url_folders(tmp_path, Path.cwd(), root)
 
 
-def test_a_corpus_override_url_names_its_key(corpus_factory, tmp_path, monkeypatch):
+def test_a_corpus_override_may_be_a_bucket(s3, corpus_factory, tmp_path, monkeypatch):
     root = corpus_factory("ravdess", speakers=1, per_class=1)
+    bucket = s3.new_bucket()
+    s3.upload(root, f"s3://{bucket}/elsewhere/ravdess")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
-    result = dg.materialize([RAVDESS], resources=_resources(root=str(_corpora_root(tmp_path, root)),
-                                                            overrides={"ravdess": "s3://bucket/ravdess"}),
-                            raise_on_error=False)
-    assert "resources.corpora.config.overrides.ravdess=s3://bucket/ravdess: object storage" in _failure_message(result)
+    result = dg.materialize([RAVDESS], resources=_resources(root=str(tmp_path / "no-corpora"),
+                                                            overrides={"ravdess": f"s3://{bucket}/elsewhere/ravdess"}))
+    [mat] = result.asset_materializations_for_node(RAVDESS.op.name)
+    assert mat.metadata["root"].value == f"s3://{bucket}/elsewhere/ravdess"
     assert not _url_folders(tmp_path)
 
 

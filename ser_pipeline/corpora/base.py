@@ -29,6 +29,7 @@ from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers im
 )
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 from ser_pipeline.labels.intensity import intensity as _intensity
+from ser_pipeline.storage import RemoteFile, StoragePath, as_root, check_access, is_remote, is_url, list_files
 
 Role = Literal["train", "test", "zero_shot", "finetune", "user"]
 Seconds = float
@@ -105,20 +106,51 @@ class CorpusTables(NamedTuple):
     rejects: pd.DataFrame
 
 
-def require_root(root: Path | str, name: str) -> Path:
-    """Return ``root`` as a Path, or raise :class:`CorpusNotFoundError` naming it."""
-    root = Path(root)
+def require_root(root: StoragePath | str, name: str) -> StoragePath:
+    """Return ``root`` as a Path (or, for object storage, a UPath), or raise
+    :class:`CorpusNotFoundError` naming it.
+
+    Object storage: one listing of the whole prefix (fsspec ``find``), which fills the listing
+    cache, so the reader's later ``exists()``/``is_file()``/``glob()`` calls and :func:`walk_audio`
+    cost no request. A missing bucket, rejected credentials or an unreachable endpoint is a
+    :class:`~ser_pipeline.storage.StorageError` naming the URL and the cause."""
+    root = as_location(root)
+    if is_remote(root):
+        if not check_access(root):
+            raise CorpusNotFoundError(f"{name}: corpus folder not found: {root}")
+        list_files(root)  # one listing; later lookups are answered from fsspec's cache
+        return root
     if not root.is_dir():
         raise CorpusNotFoundError(f"{name}: corpus folder not found: {root}")
     return root
 
 
-def walk_audio(root: Path, subdir: str | None = None) -> list[Path]:
-    """All audio files below ``root/subdir`` (case-insensitive extension), sorted, links kept."""
+def as_location(root: StoragePath | str) -> StoragePath:
+    """``root`` as a Path, or kept as the UPath / URL of an object-storage location."""
+    if isinstance(root, str):
+        return as_root(root, "corpus root") if is_url(root) else Path(root)
+    return root
+
+
+def _parts_key(path: StoragePath) -> tuple[str, ...]:
+    return path.parts
+
+
+def walk_audio(root: StoragePath, subdir: str | None = None) -> list[StoragePath]:
+    """All audio files below ``root/subdir`` (case-insensitive extension), sorted by path parts,
+    links kept. On object storage from fsspec's listing cache (filled by :func:`require_root`)."""
     base = root / subdir if subdir else root
     if not base.is_dir():
         return []
     found = []
+    if is_remote(base):
+        fs, top = base.fs, base.path.rstrip("/")
+        for dirpath, _dirnames, filenames in fs.walk(top):
+            rel = dirpath.rstrip("/")[len(top):].strip("/")
+            folder = base / rel if rel else base
+            found.extend(folder / fn for fn in filenames
+                         if fn.lower().endswith(AUDIO_EXTENSIONS) and not fn.startswith("._"))
+        return sorted(found, key=_parts_key)
     for dirpath, _dirnames, filenames in os.walk(base, followlinks=False):
         for fn in filenames:
             if fn.lower().endswith(AUDIO_EXTENSIONS) and not fn.startswith("._"):
@@ -172,10 +204,13 @@ class TableBuilder:
         path leaves the root (user manifests); checked while probing, so it runs in the scan's
         worker processes too."""
         self.spec = spec
-        self.root = Path(root)
-        self._root_prefix = str(self.root).rstrip(os.sep) + os.sep
+        self.root = as_location(root)
+        self._remote = is_remote(self.root)
+        self._root_prefix = str(self.root).rstrip("/" if self._remote else os.sep) + ("/" if self._remote else os.sep)
         self._settings = scan if scan is not None else ScanSettings()
-        self._prober = HeaderProber(os.path.realpath(root) if confine_to_root else None, self._settings)
+        # object storage has no links to escape through: paths are confined by construction
+        confine = os.path.realpath(self.root) if confine_to_root and not self._remote else None
+        self._prober = HeaderProber(confine, self._settings)
         self._queued: collections.deque[_Queued] = collections.deque()  # added, not yet a row
         self._rows: list[tuple] = []  # built, not yet in a batch
         self._done: list[pa.RecordBatch] = []
@@ -202,6 +237,9 @@ class TableBuilder:
             raise ValueError(f"unknown reject reason {reason!r}; expected one of {Reason.ALL}")
         rel = self.rel(path)
         self._claimed.add(rel)
+        # paths in the detail relative to the root: a rejects table reads the same from any
+        # machine, local folder or bucket
+        detail = detail.replace(self._root_prefix, "")
         self._rejects.append({"corpus": self.spec.name, "path": rel, "reason": reason, "detail": detail})
 
     def claim(self, path: Path | str) -> None:
@@ -259,10 +297,20 @@ class TableBuilder:
         self._waiting[rel] = waiting + 1
         if not waiting:  # a rel with queued rows is claimed and being probed already
             self._claimed.add(rel)
-            self._prober.request(rel, path)
+            self._prober.request(rel, self._remote_file(path) if self._remote else path)
         if len(self._queued) >= 64:
             self._drain()
         return True
+
+    def _remote_file(self, url: str) -> RemoteFile:
+        """What a worker needs to probe an object with one GET: its URL, its size from the
+        listing cache (no request) and the filesystem options."""
+        fs = self.root.fs
+        try:
+            size = int(fs.info(url)["size"])
+        except (FileNotFoundError, KeyError):
+            size = -1  # the probe reports it missing
+        return RemoteFile(url, size, dict(self.root.storage_options))
 
     def _reject_scores(self, path: str, values: list[float], total: float) -> None:
         """Reject a score vector that no table may hold, with the most specific reason."""
@@ -420,9 +468,9 @@ def lookup_label(label_map: Mapping[str, Mapping[str, float]], code: str) -> Map
     return low.get(code.lower())
 
 
-def read_text(path: Path) -> str:
+def read_text(path: StoragePath) -> str:
     """Read a label file as text: UTF-8 first, then Latin-1 (never fails on odd bytes)."""
-    data = Path(path).read_bytes()
+    data = as_location(path).read_bytes()
     for enc in ("utf-8-sig", "latin-1"):
         try:
             return data.decode(enc)

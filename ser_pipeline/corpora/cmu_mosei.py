@@ -60,7 +60,8 @@ def read(root: Path, *, scan: ScanSettings | None = None) -> CorpusTables:
     b = TableBuilder(SPEC, root, scan)
     audio_dir = root / AUDIO_DIR
     csd = find_csd(root)
-    with h5py.File(csd, "r") as f:
+    # a file object, so the same code reads a local file and an object in a bucket
+    with csd.open("rb") as handle, h5py.File(handle, "r") as f:
         data = f["All Labels"]["data"]
         for vid in sorted(data.keys()):
             path = audio_dir / f"{vid}.wav"

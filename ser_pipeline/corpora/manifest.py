@@ -82,7 +82,7 @@ def text_encoding(path: Path, block: int = 1 << 20) -> str:
     """
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        with open(path, "rb") as f:
+        with path.open("rb") as f:
             while data := f.read(block):
                 decoder.decode(data)
         decoder.decode(b"", final=True)
@@ -104,13 +104,14 @@ def manifest_chunks(root: Path, manifest_file: str | None = None,
         if not path.is_file():
             continue
         if path.suffix == ".parquet":
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(path if isinstance(path, Path) else path.open("rb"))
             columns = list(pf.schema_arrow.names)
             chunks = (batch.to_pandas() for batch in pf.iter_batches(batch_size=rows))
         else:  # UTF-8 or Latin-1 text: a non-UTF-8 manifest must not crash the scan
             options = dict(dtype=str, keep_default_na=False, encoding=text_encoding(path))
             try:
-                columns = list(pd.read_csv(path, nrows=0, **options).columns)
+                with path.open("rb") as f:
+                    columns = list(pd.read_csv(f, nrows=0, **options).columns)
             except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
                 raise ValueError(f"{path}: not a readable CSV table: {exc}") from exc
             chunks = _csv_chunks(path, rows, options)
@@ -128,7 +129,7 @@ def manifest_chunks(root: Path, manifest_file: str | None = None,
 
 def _csv_chunks(path: Path, rows: int, options: dict) -> Iterator[pd.DataFrame]:
     try:
-        with pd.read_csv(path, chunksize=rows, **options) as reader:  # closes the file on error too
+        with path.open("rb") as f, pd.read_csv(f, chunksize=rows, **options) as reader:  # closed on error too
             yield from reader
     except pd.errors.ParserError as exc:  # e.g. a line with more fields than the header
         raise ValueError(f"{path}: malformed CSV: {exc}") from exc

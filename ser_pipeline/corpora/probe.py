@@ -23,6 +23,7 @@ import soundfile as sf
 
 from ser_pipeline import settings
 from ser_pipeline.procs import die_with_parent
+from ser_pipeline.storage import RemoteFile, StorageError, describe_error, open_for_probe
 
 Seconds = float
 
@@ -102,13 +103,18 @@ def _resolved(path: str, dir_cache: dict[str, str] | None) -> str:
     return os.path.join(real, name)
 
 
-def probe_audio(path: Path | str, confine_to: str | None = None,
+def probe_audio(path: Path | str | RemoteFile, confine_to: str | None = None,
                 _dir_cache: dict[str, str] | None = None) -> AudioInfo:
     """Read the header of ``path`` with soundfile; raise :class:`AudioProbeError` if unusable.
 
     ``confine_to``: a resolved folder the file must stay inside once symlinks are resolved
-    (user manifests); a file outside it is rejected with ``outside_root``.
+    (user manifests); a file outside it is rejected with ``outside_root``. A
+    :class:`~ser_pipeline.storage.RemoteFile` is probed with one ranged GET (PCM); a store that
+    fails (not a missing object) raises :class:`~ser_pipeline.storage.StorageError`, which stops
+    the scan instead of rejecting the file.
     """
+    if isinstance(path, RemoteFile):
+        return _probe_remote(path)
     if confine_to is not None:
         real = _resolved(str(path), _dir_cache)
         if real != confine_to and not real.startswith(confine_to + os.sep):
@@ -123,7 +129,7 @@ def probe_audio(path: Path | str, confine_to: str | None = None,
             raise AudioProbeError(Reason.AUDIO_MISSING, f"{path}: no such file") from exc
         if not os.access(path, os.R_OK):
             raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: permission denied") from exc
-        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {_sf_message(exc)}") from exc
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioProbeError(Reason.ZERO_LENGTH, f"{path}: header reports {info.frames} samples")
     if info.subtype in ("FLOAT", "DOUBLE"):
@@ -132,16 +138,53 @@ def probe_audio(path: Path | str, confine_to: str | None = None,
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
 
 
-def _check_finite(path: Path | str, block: int = 1 << 18) -> None:
-    """Raise ``bad_samples`` if a float file holds NaN or inf (streamed; memory stays flat)."""
+def _sf_message(exc: BaseException) -> str:
+    """libsndfile's own words for a failed open (``Error in WAV file. No 'data' chunk marker.``),
+    without soundfile's "Error opening <name>" prefix, so a reject reads the same whichever store
+    the file came from."""
+    return str(getattr(exc, "error_string", None) or exc)
+
+
+def _probe_remote(obj: RemoteFile) -> AudioInfo:
+    """:func:`probe_audio` for an object: header (and, for float files, samples) read through
+    fsspec in this process."""
+    url = obj.url
     try:
-        for chunk in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
+        with open_for_probe(url, obj.size, obj.storage_options) as f:
+            try:
+                info = sf.info(f)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{url}: {_sf_message(exc)}") from exc
+            if info.frames <= 0 or info.samplerate <= 0:
+                raise AudioProbeError(Reason.ZERO_LENGTH, f"{url}: header reports {info.frames} samples")
+            if info.subtype in ("FLOAT", "DOUBLE"):
+                f.seek(0)
+                _check_finite(f, name=url)
+    except FileNotFoundError as exc:
+        raise AudioProbeError(Reason.AUDIO_MISSING, f"{url}: no such object") from exc
+    except (AudioProbeError, StorageError):
+        raise
+    except OSError as exc:
+        raise StorageError(describe_error(url, exc)) from exc
+    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
+
+
+def _check_finite(path, block: int = 1 << 18, name: str | None = None) -> None:
+    """Raise ``bad_samples`` if a float file holds NaN or inf (streamed; memory stays flat)."""
+    name = name or str(path)
+    try:
+        source = path if hasattr(path, "read") else str(path)
+        for chunk in sf.blocks(source, blocksize=block, dtype="float32", always_2d=True):
             if not np.all(np.isfinite(chunk)):
-                raise AudioProbeError(Reason.BAD_SAMPLES, f"{path}: NaN or inf samples")
+                raise AudioProbeError(Reason.BAD_SAMPLES, f"{name}: NaN or inf samples")
     except AudioProbeError:
         raise
+    except OSError as exc:
+        if hasattr(path, "read"):  # a store that failed mid-read: not the file's fault
+            raise
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{name}: {exc}") from exc
     except Exception as exc:
-        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{path}: {exc}") from exc
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{name}: {exc}") from exc
 
 
 ProbeResult = AudioInfo | AudioProbeError

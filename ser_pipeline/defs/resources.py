@@ -20,10 +20,10 @@ from typing import Any
 
 import dagster as dg
 
-from ser_pipeline import settings
+from ser_pipeline import settings, storage
 
 
-def local_root(resolve: Callable[..., Path], *args: Any) -> Path:
+def resolved_root(resolve: Callable[..., Any], *args: Any):
     """``resolve(*args)`` (a :mod:`settings` root function); a root it refuses (a URL other than
     ``file://``) is a one-line ``dg.Failure`` naming the setting."""
     try:
@@ -36,31 +36,42 @@ class CorporaResource(dg.ConfigurableResource):
     """Where each corpus folder is: ``<root>/<name>`` unless ``overrides`` names another folder.
 
     ``root`` defaults to ``$SER_CORPORA_ROOT``, else ``./corpora`` (:func:`settings.corpora_root`).
+    Roots may be object-storage URLs (``s3://bucket/corpora``); credentials and endpoint come
+    from the standard variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ...), and
+    ``storage_options`` adds fsspec options (``{"endpoint_url": ..., "anon": true}``).
     """
 
     root: str | None = None
     overrides: dict[str, str] = {}
+    storage_options: dict[str, Any] = {}
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # a root that is an object-storage URL stops the step here, before any scan
-        self.base()
-        for name in self.overrides:
-            self.root_for(name)
+        # A malformed root, a missing bucket, rejected credentials or an unreachable endpoint
+        # stops the step here, naming the URL and the cause, before any scan.
+        for root in [self.base(), *(self.root_for(n) for n in self.overrides)]:
+            if storage.is_remote(root):
+                try:
+                    storage.check_access(root)
+                except storage.StorageError as exc:
+                    raise dg.Failure(str(exc)) from None
 
-    def base(self) -> Path:
-        return local_root(settings.corpora_root, self.root)
+    def base(self):
+        """The corpora root: a ``Path``, or a ``UPath`` for object storage."""
+        return resolved_root(settings.corpora_root, self.root, "resources.corpora.config.root",
+                          self.storage_options or None)
 
-    def root_for(self, name: str) -> Path:
-        """The folder of corpus ``name``."""
+    def root_for(self, name: str):
+        """The folder of corpus ``name`` (a ``Path`` or ``UPath``)."""
         if name in self.overrides:
-            return local_root(settings.local_root, self.overrides[name], f"resources.corpora.config.overrides.{name}")
+            return resolved_root(storage.as_root, self.overrides[name], f"resources.corpora.config.overrides.{name}",
+                              self.storage_options or None)
         return self.base() / name
 
     def roots(self, names) -> dict[str, str]:
         return {n: str(self.root_for(n)) for n in names}
 
     def present(self, names) -> list[str]:
-        """The corpora of ``names`` whose folder exists (a quick stat per corpus, no scan)."""
+        """The corpora of ``names`` whose folder exists (a quick stat or listing per corpus, no scan)."""
         return [n for n in names if self.root_for(n).is_dir()]
 
 
@@ -73,11 +84,11 @@ class DataDirResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # a root that is an object-storage URL stops the step here, before any work
-        local_root(settings.data_dir, self.path)
+        resolved_root(settings.data_dir, self.path)
 
     def base(self) -> Path:
         """The data folder, absolute and created."""
-        p = local_root(settings.data_dir, self.path)
+        p = resolved_root(settings.data_dir, self.path)
         p.mkdir(parents=True, exist_ok=True)
         return p
 

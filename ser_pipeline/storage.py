@@ -1,0 +1,224 @@
+"""Where files live: a local folder or object storage (any fsspec protocol), behind one small API.
+
+A root setting is either a local path (``/data``, ``file:///data``) and becomes a
+:class:`pathlib.Path`, or a URL (``s3://bucket/prefix``, ``gs://...``) and becomes a
+:class:`upath.UPath` over fsspec. A URL is never turned into a local path: ``Path("s3://b/x")``
+would quietly be the folder ``./s3:/b/x``.
+
+Credentials and endpoints are never set here: fsspec and botocore read the standard variables
+(``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ...) and a run config may
+add ``storage_options``. Filesystem objects are made where they are used, in each process (fsspec
+caches one per process and protocol, and drops its cache after a fork), so a worker never inherits
+a connection from its parent.
+
+Readers walk an object-storage corpus with one listing (:func:`list_files`, fsspec ``find``) that
+also fills fsspec's listing cache, so the ``exists()``/``is_file()``/``glob()`` calls a reader makes
+on a :class:`UPath` afterwards cost no request; an audio header is probed with one ranged GET
+(:func:`open_for_probe`, size taken from the listing).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path, PurePath
+from typing import Any, NamedTuple
+
+#: ``scheme:/`` at the start of a root (``str(Path("s3://b"))`` keeps one slash; two letters at
+#: least, so ``C:/data`` stays a path)
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/")
+
+#: bytes fetched by the first read of an object opened for a header probe: a WAV/FLAC header
+#: and, for PCM, everything a probe needs, in one GET
+PROBE_BLOCK_BYTES = 1 << 16
+
+#: a path on this machine (``pathlib.Path``) or an object-storage location (``upath.UPath``)
+StoragePath = Any
+
+
+class StorageError(RuntimeError):
+    """Object storage could not be used: the message names the URL and the cause (missing bucket,
+    rejected credentials, unreachable endpoint, permission denied)."""
+
+
+def is_url(value: str | PurePath) -> bool:
+    """True when ``value`` is an object-storage URL (``s3://``, ``gs://``, ...; not ``file://``)."""
+    m = _URL.match(str(value))
+    return m is not None and m["scheme"].lower() not in ("file", "local")
+
+
+def is_remote(path: StoragePath) -> bool:
+    """True for an object-storage location, False for a path on this machine."""
+    return not isinstance(path, PurePath)
+
+
+def as_root(value: str | PurePath, setting: str, storage_options: dict | None = None) -> StoragePath:
+    """The location a root setting names: an absolute ``Path`` for a path or ``file://`` URL, a
+    ``UPath`` for any other URL (``storage_options`` go to its fsspec filesystem).
+
+    A ``file://`` URL naming another host, or a protocol fsspec does not know / whose package is
+    not installed, is a ``ValueError`` naming ``setting`` and the value."""
+    text = str(value)
+    m = _URL.match(text)
+    if m is None:
+        return Path(text).expanduser().resolve()
+    scheme = m["scheme"].lower()
+    if scheme in ("file", "local"):
+        url = urllib.parse.urlsplit(text)
+        if url.netloc in ("", "localhost"):
+            return Path(urllib.request.url2pathname(url.path)).resolve()
+        raise ValueError(f"{setting}={text}: a file:// URL must name a path on this machine (file:///abs/path)")
+    if not text.startswith(f"{m['scheme']}://"):  # s3:/b/x: a URL that went through Path() once
+        raise ValueError(f"{setting}={text}: malformed URL (expected {scheme}://bucket/prefix)")
+    from fsspec.registry import known_implementations
+    from upath import UPath
+
+    if scheme not in known_implementations:
+        raise ValueError(f"{setting}={text}: fsspec knows no protocol {scheme!r}")
+    try:
+        return UPath(text.rstrip("/"), **(storage_options or {}))
+    except ImportError as exc:
+        raise ValueError(f"{setting}={text}: the package for {scheme}:// is not installed ({exc})") from None
+
+
+def fs_and_path(path: StoragePath):
+    """``(fsspec filesystem, path inside it)`` of a location (a local path gets fsspec's local one)."""
+    if is_remote(path):
+        return path.fs, path.path
+    import fsspec
+
+    return fsspec.filesystem("file"), str(path)
+
+
+def describe_error(url: str, exc: BaseException) -> str:
+    """One line naming ``url`` and what went wrong, from an fsspec / botocore exception."""
+    text = str(exc) or type(exc).__name__
+    name = type(exc).__name__
+    low = text.lower()
+    if "bucket does not exist" in low or "nosuchbucket" in low:
+        cause = "the bucket does not exist"
+    elif name in ("NoCredentialsError", "PartialCredentialsError"):
+        cause = "no credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or storage_options)"
+    elif "invalidaccesskeyid" in low or "signaturedoesnotmatch" in low or "access key" in low:
+        cause = f"the credentials were rejected ({text})"
+    elif isinstance(exc, PermissionError) or "accessdenied" in low or "forbidden" in low:
+        cause = f"permission denied ({text})"
+    elif name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError") \
+            or "could not connect" in low or "connection refused" in low or "connect timeout" in low:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or "the default endpoint"
+        cause = f"the endpoint is unreachable ({endpoint}: {text})"
+    elif isinstance(exc, FileNotFoundError):
+        cause = "no such object or prefix"
+    else:
+        cause = f"{name}: {text}"
+    return f"{url}: {cause}"
+
+
+def check_access(path: StoragePath, *, must_exist: bool = False) -> bool:
+    """Make one cheap request to ``path``'s store; True if it holds anything at ``path``.
+
+    Raises :class:`StorageError` (URL and cause) when the bucket is missing, the credentials are
+    rejected, the endpoint is unreachable or access is denied, so a run stops at the first step that
+    touches the store, before any expensive work. With ``must_exist`` an empty prefix is an error too.
+    A local path: ``path.exists()``."""
+    if not is_remote(path):
+        return path.exists()
+    fs = path.fs
+    bucket = path.path.split("/", 1)[0]
+    try:
+        fs.ls(bucket, refresh=True)  # the bucket exists and these credentials may list it
+        found = fs.exists(path.path)
+    except Exception as exc:  # fsspec maps botocore errors to OSError subclasses, not all of them
+        raise StorageError(describe_error(str(path), exc)) from exc
+    if must_exist and not found:
+        raise StorageError(f"{path}: no such object or prefix")
+    return found
+
+
+class Listed(NamedTuple):
+    """One file of a listing: where it is, its size (bytes) and its version tag (an object's
+    ETag or version id; a local file's mtime in ns)."""
+
+    path: StoragePath
+    size: int
+    tag: str
+
+
+def list_files(root: StoragePath, suffixes: Iterable[str] | None = None) -> list[Listed]:
+    """Every file below ``root`` (``suffixes``: only names ending so, case-insensitive), sorted by
+    path parts so the order never depends on the store; hidden AppleDouble files (``._*``) skipped.
+
+    Object storage: one ``find`` (a few LIST requests per thousand objects), which refreshes and
+    fills fsspec's listing cache for the reader's later ``exists()``/``glob()`` calls. Local: a walk."""
+    want = tuple(s.lower() for s in suffixes) if suffixes is not None else None
+    out: list[Listed] = []
+    if is_remote(root):
+        fs = root.fs
+        base = root.path.rstrip("/")
+        try:
+            fs.invalidate_cache(base)
+            found = fs.find(base, detail=True)
+        except Exception as exc:
+            raise StorageError(describe_error(str(root), exc)) from exc
+        for key, info in found.items():
+            name = key.rsplit("/", 1)[-1]
+            if info.get("type") == "directory" or name.startswith("._"):
+                continue
+            if want is not None and not name.lower().endswith(want):
+                continue
+            tag = str(info.get("VersionId") or info.get("ETag") or info.get("etag") or info.get("mtime") or "")
+            out.append(Listed(root / key[len(base) + 1:], int(info.get("size") or 0), tag))
+        return sorted(out, key=lambda f: f.path.parts)
+    for dirpath, _dirnames, filenames in os.walk(root, followlinks=False):
+        for fn in filenames:
+            if fn.startswith("._") or (want is not None and not fn.lower().endswith(want)):
+                continue
+            p = Path(dirpath) / fn
+            try:
+                st = p.stat()
+            except OSError:  # a broken link: listed, the reader rejects it
+                out.append(Listed(p, -1, "broken"))
+                continue
+            out.append(Listed(p, st.st_size, str(st.st_mtime_ns)))
+    return sorted(out, key=lambda f: f.path.parts)
+
+
+class RemoteFile(NamedTuple):
+    """An object to probe in a worker process: its URL, size from the listing (bytes; -1 unknown)
+    and the filesystem options, so the worker builds its own filesystem."""
+
+    url: str
+    size: int
+    storage_options: dict
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def open_for_probe(url: str, size: int = -1, storage_options: dict | None = None):
+    """An object opened for reading a header: the first read fetches :data:`PROBE_BLOCK_BYTES` in
+    one ranged GET; with ``size`` known (from the listing) no HEAD request is made."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    kwargs = {"size": size} if size >= 0 else {}
+    return fs.open(path, "rb", block_size=PROBE_BLOCK_BYTES, cache_type="readahead", **kwargs)
+
+
+def read_bytes(path: StoragePath) -> bytes:
+    """The bytes of one file (one GET on object storage)."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except OSError as exc:
+        if is_remote(path):
+            raise StorageError(describe_error(str(path), exc)) from exc
+        raise
+
+
+__all__ = ["PROBE_BLOCK_BYTES", "Listed", "RemoteFile", "StorageError", "StoragePath", "as_root", "check_access",
+           "describe_error", "fs_and_path", "is_remote", "is_url", "list_files", "open_for_probe", "read_bytes"]

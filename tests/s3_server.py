@@ -1,0 +1,93 @@
+"""A local S3-compatible server for the object-storage tests: moto's ``ThreadedMotoServer`` on
+127.0.0.1 with a random port, started once per test session. Never a real cloud endpoint.
+
+Credentials and the endpoint reach fsspec/botocore through the standard variables, exactly as
+a user sets them (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``), so
+worker processes and subprocesses (the Dagster CLI, torchrun) inherit them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import logging
+from collections import Counter
+from pathlib import Path
+
+#: the variables a test sets for the session's server (a test that needs other values
+#: monkeypatches them)
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+_BUCKETS = itertools.count()
+
+
+class S3Server:
+    """The running server: its endpoint URL and helpers to make buckets and upload folders."""
+
+    def __init__(self):
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+
+    def env(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, **CREDENTIALS}
+
+    def fs(self):
+        """This process's s3fs filesystem for the server (fresh listing cache)."""
+        import fsspec
+
+        fs = fsspec.filesystem("s3", endpoint_url=self.endpoint, key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                               secret=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        fs.invalidate_cache()
+        return fs
+
+    def new_bucket(self) -> str:
+        """A fresh, empty bucket (one per test: the server outlives tests)."""
+        name = f"ser-{next(_BUCKETS)}"
+        self.fs().mkdir(name)
+        return name
+
+    def upload(self, folder: Path, url: str) -> None:
+        """Copy ``folder``'s tree under ``url`` (``s3://bucket/prefix``); links are followed."""
+        fs = self.fs()
+        dest = url.removeprefix("s3://").rstrip("/")
+        files = {}
+        for dirpath, _dirs, names in os.walk(folder, followlinks=True):
+            for name in names:
+                path = Path(dirpath) / name
+                files[f"{dest}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+        fs.pipe(files)  # concurrent PUTs
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class RequestCounter:
+    """Counts the S3 requests this process's s3fs client sends, by operation (``GetObject``,
+    ``ListObjectsV2``, ``HeadObject``...), while it is installed."""
+
+    def __init__(self):
+        self.counts: Counter[str] = Counter()
+
+    def install(self) -> RequestCounter:
+        import fsspec
+        from fsspec.asyn import sync
+
+        fs = fsspec.filesystem("s3")  # the instance the code under test gets (same arguments)
+        client = sync(fs.loop, fs.set_session)
+        client.meta.events.register("before-send.s3.*", self._count)
+        return self
+
+    def _count(self, event_name: str, **_kw) -> None:
+        self.counts[event_name.rsplit(".", 1)[-1]] += 1
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
