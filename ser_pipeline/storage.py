@@ -159,10 +159,10 @@ def list_files(root: StoragePath, suffixes: Iterable[str] | None = None) -> list
         fs = root.fs
         base = root.path.rstrip("/")
         try:
-            fs.invalidate_cache(base)
             found = fs.find(base, detail=True)
         except Exception as exc:
             raise StorageError(describe_error(str(root), exc)) from exc
+        _fill_listing_cache(fs, base, found)
         for key, info in found.items():
             name = key.rsplit("/", 1)[-1]
             if info.get("type") == "directory" or name.startswith("._"):
@@ -184,6 +184,37 @@ def list_files(root: StoragePath, suffixes: Iterable[str] | None = None) -> list
                 continue
             out.append(Listed(p, st.st_size, str(st.st_mtime_ns)))
     return sorted(out, key=lambda f: f.path.parts)
+
+
+def _fill_listing_cache(fs, base: str, found: dict[str, dict]) -> None:
+    """Replace fsspec's cached listings below ``base`` with complete ones built from one ``find``.
+
+    fsspec answers ``ls``/``exists``/``info``/``glob``/``walk`` from ``fs.dircache`` when a folder
+    is in it (a file missing from a cached folder is a ``FileNotFoundError`` without a request).
+    s3fs's own ``find`` caches only folders that hold files directly, so an intermediate folder
+    (``ravdess/Audio_Speech_Actors_01-24``) would be listed with some children missing; every
+    level is built here instead, from the same listing, and stale entries below ``base`` dropped."""
+    listing: dict[str, dict[str, dict]] = {base: {}}
+    for key, info in found.items():
+        key = key.rstrip("/")
+        is_dir = info.get("type") == "directory"
+        child = key
+        if not is_dir:
+            listing.setdefault(key.rsplit("/", 1)[0], {})[key] = info
+            child = key.rsplit("/", 1)[0]
+        elif key != base:
+            listing.setdefault(key, {})
+        while len(child) > len(base):  # every folder between the object and the root
+            parent = child.rsplit("/", 1)[0]
+            listing.setdefault(parent, {}).setdefault(child, {
+                "Key": child, "Size": 0, "name": child, "size": 0, "type": "directory", "StorageClass": "DIRECTORY"})
+            listing.setdefault(child, {})
+            child = parent
+    for key in [k for k in fs.dircache if k == base or k.startswith(base + "/")]:
+        del fs.dircache[key]
+    if found:  # an empty prefix is no folder: leave it to fsspec to say so
+        for folder, entries in listing.items():
+            fs.dircache[folder] = list(entries.values())
 
 
 class RemoteFile(NamedTuple):

@@ -29,6 +29,10 @@ def setup(tmp_path):
     root = tmp_path / "corpora"
     synth_corpus("ravdess", root / "ravdess", speakers=1, per_class=1)
     synth_corpus("emodb", root / "emodb", speakers=1, per_class=1)
+    yield from _setup(tmp_path, root)
+
+
+def _setup(tmp_path, root):
     data_dir = DataDirResource(path=str(tmp_path / "d"))
     resources = {"corpora": CorporaResource(root=str(root)), "data_dir": data_dir,
                  "io_manager": ParquetIOManager(data_dir=data_dir),
@@ -47,8 +51,44 @@ def requested(result, assets) -> set[str]:
     return {k.to_user_string() for a in assets for k in a.keys if result.get_num_requested(k)}
 
 
+@pytest.fixture()
+def setup_in_bucket(tmp_path, s3):
+    """``setup`` with the corpora in a bucket of the local S3 server."""
+    local = tmp_path / "local"
+    synth_corpus("ravdess", local / "ravdess", speakers=1, per_class=1)
+    synth_corpus("emodb", local / "emodb", speakers=1, per_class=1)
+    url = f"s3://{s3.new_bucket()}/corpora"
+    s3.upload(local, url)
+    from upath import UPath
+
+    yield from _setup(tmp_path, UPath(url))
+
+
+def _edit_one_wav(root) -> None:
+    """Change one sample of one RAVDESS file, keeping its size: a folder's mtime and an object's
+    ETag both move."""
+    wav = sorted((root / "ravdess").rglob("*.wav"), key=lambda p: p.parts)[0]
+    data = bytearray(wav.read_bytes())
+    data[-2:] = b"\x01\x02" if data[-2:] != b"\x01\x02" else b"\x03\x04"
+    wav.write_bytes(bytes(data))
+
+
 def test_changed_corpus_rematerializes_exactly_its_tables(setup):
     root, resources, instance = setup
+    _check_changed_corpus_rematerializes_exactly_its_tables(root, resources, instance)
+
+
+def test_changed_object_in_a_bucket_rematerializes_exactly_its_tables(setup_in_bucket):
+    """The same story with the corpora in a bucket: fingerprints from the listing (size + ETag),
+    and re-observing an unchanged bucket fetches no object."""
+    from s3_server import RequestCounter
+
+    root, resources, instance = setup_in_bucket
+    counter = RequestCounter().install()
+    _check_changed_corpus_rematerializes_exactly_its_tables(root, resources, instance, counter)
+
+
+def _check_changed_corpus_rematerializes_exactly_its_tables(root, resources, instance, counter=None):
     defs = dg.Definitions(assets=[*RAW_ASSETS, *DATA_ASSETS], resources=resources)
     r = dg.evaluate_automation_conditions(defs=defs, instance=instance)  # the sensor's first tick
     assert requested(r, DATA_ASSETS) == set()
@@ -61,16 +101,19 @@ def test_changed_corpus_rematerializes_exactly_its_tables(setup):
     r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
     assert requested(r, DATA_ASSETS) == set()
 
+    if counter is not None:
+        counter.reset()
     observe_all(instance, resources)  # nothing changed on disk
     r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
     assert requested(r, DATA_ASSETS) == set()
+    if counter is not None:  # listings only: no object fetched to re-observe an unchanged bucket
+        assert counter.counts["GetObject"] == 0 and counter.counts["ListObjectsV2"] > 0
 
     def version(name):
         return instance.get_latest_data_version_record(raw_key(name)).asset_observation.data_version
 
     before = {n: version(n) for n in ("ravdess", "emodb")}
-    wav = next((root / "ravdess").rglob("*.wav"))
-    os.utime(wav, ns=(time.time_ns(), time.time_ns() + 10**9))  # touch one file
+    _edit_one_wav(root)
     observe_all(instance, resources)
     assert version("ravdess") != before["ravdess"] and version("emodb") == before["emodb"]
     r = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=r.cursor)
