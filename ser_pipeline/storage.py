@@ -138,6 +138,18 @@ def check_access(path: StoragePath, *, must_exist: bool = False) -> bool:
     return found
 
 
+def forget_listing(fs, base: str) -> None:
+    """Drop fsspec's cached listings of ``base``, its parents and everything below it.
+
+    ``invalidate_cache(base)`` keeps the listings below ``base``, and s3fs's ``find`` stops
+    filling a folder's listing at the first subfolder it already has cached, so a second ``find``
+    in one process left ``base`` listed without its subfolders (a reader then saw no files)."""
+    fs.invalidate_cache(base)
+    below = base.rstrip("/") + "/"
+    for key in [k for k in fs.dircache if k.startswith(below)]:
+        fs.dircache.pop(key, None)
+
+
 class Listed(NamedTuple):
     """One file of a listing: where it is, its size (bytes) and its version tag (an object's
     ETag or version id; a local file's mtime in ns)."""
@@ -159,7 +171,7 @@ def list_files(root: StoragePath, suffixes: Iterable[str] | None = None) -> list
         fs = root.fs
         base = root.path.rstrip("/")
         try:
-            fs.invalidate_cache(base)
+            forget_listing(fs, base)
             found = fs.find(base, detail=True)
         except Exception as exc:
             raise StorageError(describe_error(str(root), exc)) from exc
