@@ -9,9 +9,14 @@ and the MLflow store. Plain Python: importable without dagster or mlflow.
 variable                     meaning                                     default
 ===========================  ==========================================  =========================
 ``SER_DATA_DIR``             tables, models, MLflow store and artifacts  ``./data``
+                             (a path or an ``s3://`` / fsspec URL)
+``SER_SCRATCH_DIR``          local scratch for files staged before an    ``$TMPDIR``
+                             upload to an object-storage data folder
 ``SER_CORPORA_ROOT``         one folder per corpus registry name (a      ``./corpora``
                              path or an ``s3://`` / fsspec URL)
 ``MLFLOW_TRACKING_URI``      the MLflow tracking store                   ``sqlite:///<data>/mlflow.db``
+                                                                         (required when the data
+                                                                         folder is a URL)
 ``SER_SCAN_WORKERS``         header-probe processes per corpus scan      the CPU count
 ``SER_SCAN_MEMORY_KEYS``     paths / ids a scan keeps in memory          131,072
 ``SER_MAX_REJECT_SHARE``     reject share above which a check warns      0.05
@@ -27,12 +32,10 @@ variable                     meaning                                     default
 from __future__ import annotations
 
 import os
-import re
-import urllib.parse
-import urllib.request
+import tempfile
 from pathlib import Path
 
-from ser_pipeline.storage import as_root
+from ser_pipeline.storage import as_root, is_remote
 
 #: paths / utterance ids a scan keeps in memory before the rest move to disk (about 150 bytes each)
 DEFAULT_SCAN_MEMORY_KEYS = 1 << 17
@@ -56,40 +59,29 @@ def _number_var(name: str, default: float, kind: type, low: float, high: float |
     return value
 
 
-#: ``scheme:/`` at the start of a root (``str(Path("s3://b"))`` keeps one slash; two letters at
-#: least, so ``C:/data`` stays a path)
-_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/")
-
-
-def local_root(value: str | Path, setting: str) -> Path:
-    """The local folder a root setting names, absolute: a path, or a ``file://`` URL.
-
-    Any other URL (``s3://``, ``gs://``, ...) is a ``ValueError`` naming ``setting`` and the URL:
-    object storage is not supported yet (issue 18), and ``Path("s3://b/x")`` would silently
-    become the local folder ``./s3:/b/x``."""
-    text = str(value)
-    m = _URL.match(text)
-    if m is None:
-        return Path(text).expanduser().resolve()
-    url = urllib.parse.urlsplit(text)
-    if m["scheme"].lower() == "file":
-        if url.netloc in ("", "localhost"):
-            return Path(urllib.request.url2pathname(url.path)).resolve()
-        problem = "a file:// URL must name a path on this machine (file:///abs/path)"
-    else:
-        problem = "object storage roots are not supported yet (issue 18); use a local or mounted folder"
-    raise ValueError(f"{setting}={text}: {problem}")
-
-
-def data_dir(override: str | Path | None = None, setting: str = "resources.data_dir.config.path") -> Path:
-    """The data folder, absolute: ``override`` (named ``setting`` in errors), else
-    ``$SER_DATA_DIR``, else ``./data``. A URL root other than ``file://`` is a ``ValueError``
-    (:func:`local_root`).
+def data_dir(override: str | Path | None = None, setting: str = "resources.data_dir.config.path",
+             storage_options: dict | None = None):
+    """The data folder: ``override`` (named ``setting`` in errors), else ``$SER_DATA_DIR``, else
+    ``./data``. A path or ``file://`` URL is an absolute ``Path``; any other URL
+    (``s3://bucket/data``) a ``UPath`` with ``storage_options`` (:func:`ser_pipeline.storage.as_root`),
+    never a local folder such as ``./s3:/bucket/data``.
 
     Not created here (callers that write create it)."""
     if override:
-        return local_root(override, setting)
-    return local_root(os.environ.get("SER_DATA_DIR") or "data", "SER_DATA_DIR")
+        return as_root(override, setting, storage_options)
+    return as_root(os.environ.get("SER_DATA_DIR") or "data", "SER_DATA_DIR", storage_options)
+
+
+def scratch_dir() -> Path:
+    """A local folder for files staged before they are uploaded to an object-storage data folder
+    (a scan's rows, a table before its PUT): ``$SER_SCRATCH_DIR``, else the system temporary
+    folder (``$TMPDIR``). Absolute and created; a URL is a ``ValueError`` naming the variable."""
+    raw = os.environ.get("SER_SCRATCH_DIR", "").strip()
+    root = as_root(raw, "SER_SCRATCH_DIR") if raw else Path(tempfile.gettempdir()).resolve()
+    if is_remote(root):
+        raise ValueError(f"SER_SCRATCH_DIR={raw}: the scratch folder must be on this machine")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 def corpora_root(override: str | Path | None = None, setting: str = "resources.corpora.config.root",
@@ -103,28 +95,47 @@ def corpora_root(override: str | Path | None = None, setting: str = "resources.c
     return as_root(os.environ.get("SER_CORPORA_ROOT") or "corpora", "SER_CORPORA_ROOT", storage_options)
 
 
-def default_tracking_uri(data: str | Path) -> str:
-    """The local MLflow store of a data folder: ``sqlite:///<data>/mlflow.db``."""
-    return f"sqlite:///{Path(data)}/mlflow.db"
+def _local_folder(data) -> Path:
+    """``data`` for a local MLflow store; a data folder on object storage holds no sqlite file, so
+    there it is a ``ValueError`` asking for ``MLFLOW_TRACKING_URI``."""
+    if is_remote(data):
+        raise ValueError(f"MLFLOW_TRACKING_URI is not set and the data folder {data} is on object storage, "
+                         "where MLflow keeps no sqlite store: set MLFLOW_TRACKING_URI (an MLflow server, "
+                         "or sqlite:///<local path>.db) or resources.mlflow.config.tracking_uri")
+    return Path(data)
 
 
-def fallback_tracking_uri(data: str | Path) -> str:
+def default_tracking_uri(data) -> str:
+    """The local MLflow store of a data folder: ``sqlite:///<data>/mlflow.db`` (a ``ValueError``
+    for a data folder on object storage)."""
+    return f"sqlite:///{_local_folder(data)}/mlflow.db"
+
+
+def fallback_tracking_uri(data) -> str:
     """Where runs go when the configured MLflow store is down and the user allowed a fallback:
-    ``sqlite:///<data>/mlflow_fallback.db``."""
+    ``sqlite:///<data>/mlflow_fallback.db`` (a ``ValueError`` for a data folder on object storage)."""
+    if is_remote(data):
+        raise ValueError(f"the MLflow store is down and the data folder {data} is on object storage, which holds "
+                         "no local fallback store: set resources.mlflow.config.on_unavailable: fail, or "
+                         "MLFLOW_TRACKING_URI to a store that is up")
     return f"sqlite:///{Path(data)}/mlflow_fallback.db"
 
 
-def tracking_uri(data: str | Path, override: str | None = None) -> str:
+def tracking_uri(data, override: str | None = None) -> str:
     """The MLflow tracking URI: ``override``, else ``$MLFLOW_TRACKING_URI``, else
     :func:`default_tracking_uri` of ``data``."""
     return override or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(data)
 
 
-def default_artifact_location(data: str | Path) -> str:
-    """Where new MLflow experiments keep artifacts: ``<data>/mlartifacts`` as a ``file://`` URI.
+def default_artifact_location(data) -> str:
+    """Where new MLflow experiments keep artifacts: ``<data>/mlartifacts``, a ``file://`` URI for a
+    local data folder, the data URL's ``/mlartifacts`` for object storage (``s3://bucket/data/
+    mlartifacts``; MLflow's S3 artifact store reads ``MLFLOW_S3_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL``).
 
     Set explicitly when an experiment is created, so artifacts of a local store never land in
     ``./mlruns`` of whatever folder a command runs from."""
+    if is_remote(data):
+        return f"{str(data).rstrip('/')}/mlartifacts"
     return (Path(data).expanduser().resolve() / "mlartifacts").as_uri()
 
 

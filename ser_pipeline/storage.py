@@ -130,12 +130,25 @@ def check_access(path: StoragePath, *, must_exist: bool = False) -> bool:
     bucket = path.path.split("/", 1)[0]
     try:
         fs.ls(bucket, refresh=True)  # the bucket exists and these credentials may list it
+        forget_listing(fs, path.path)  # another process may have written there since
         found = fs.exists(path.path)
     except Exception as exc:  # fsspec maps botocore errors to OSError subclasses, not all of them
         raise StorageError(describe_error(str(path), exc)) from exc
     if must_exist and not found:
         raise StorageError(f"{path}: no such object or prefix")
     return found
+
+
+def forget_listing(fs, base: str) -> None:
+    """Drop fsspec's cached listings of ``base``, its parents and everything below it.
+
+    ``invalidate_cache(base)`` keeps the listings below ``base``, and s3fs's ``find`` stops
+    filling a folder's listing at the first subfolder it already has cached, so a second ``find``
+    in one process left ``base`` listed without its subfolders (a reader then saw no files)."""
+    fs.invalidate_cache(base)
+    below = base.rstrip("/") + "/"
+    for key in [k for k in fs.dircache if k.startswith(below)]:
+        fs.dircache.pop(key, None)
 
 
 class Listed(NamedTuple):
@@ -210,8 +223,7 @@ def _fill_listing_cache(fs, base: str, found: dict[str, dict]) -> None:
                 "Key": child, "Size": 0, "name": child, "size": 0, "type": "directory", "StorageClass": "DIRECTORY"})
             listing.setdefault(child, {})
             child = parent
-    for key in [k for k in fs.dircache if k == base or k.startswith(base + "/")]:
-        del fs.dircache[key]
+    forget_listing(fs, base)
     if found:  # an empty prefix is no folder: leave it to fsspec to say so
         for folder, entries in listing.items():
             fs.dircache[folder] = list(entries.values())

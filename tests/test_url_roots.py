@@ -1,6 +1,6 @@
 """A root that is a URL is never turned into a local folder (issue 18, "Roots are URLs"): corpora
-roots may be buckets (tests/test_s3_corpora.py); a data folder on object storage stops the run at
-its first step until tables, cache and checkpoints go through the storage layer; file:// works."""
+roots and the data folder may be buckets (tests/test_s3_corpora.py, tests/test_s3_data_dir.py); a
+URL that went through ``Path()`` once (``s3:/bucket``) is refused naming the setting; file:// works."""
 
 import os
 from pathlib import Path
@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ser_pipeline import settings
+from ser_pipeline import settings, storage
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, corpus_key
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
@@ -35,41 +35,28 @@ def _url_folders(*tops: Path) -> list[str]:
     return [os.path.join(d, n) for top in tops for d, dirs, _ in os.walk(top) for n in dirs if n.endswith(":")]
 
 
-def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """The error of the failed resource initialisation (the run's first work, before any step)."""
-    [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
-    assert not any(e.is_step_start for e in result.all_events)  # stopped before the corpus scan
-    return event.event_specific_data.error.message
-
-
-@pytest.mark.parametrize("value, setting", [("s3://bucket/data", "SER_DATA_DIR"),
-                                            ("gs://bucket/data", "X"), (Path("s3://bucket/data"), "X"),
-                                            ("file://otherhost/data", "X")])
-def test_local_root_refuses_urls_naming_the_setting(value, setting):
+@pytest.mark.parametrize("value", [str(Path("s3://bucket/data")), "nosuchproto://bucket/data",
+                                   "file://otherhost/data"])
+def test_a_malformed_data_dir_is_refused_naming_the_setting(value, monkeypatch):
+    monkeypatch.setenv("SER_DATA_DIR", value)
     with pytest.raises(ValueError) as exc:
-        settings.local_root(value, setting)
-    assert str(exc.value).startswith(f"{setting}={value}: ") and "\n" not in str(exc.value)
+        settings.data_dir()
+    assert str(exc.value).startswith(f"SER_DATA_DIR={value}: ") and "\n" not in str(exc.value)
 
 
-def test_local_root_reads_file_urls_and_paths(tmp_path, monkeypatch):
+def test_data_dir_reads_file_urls_and_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert settings.local_root((tmp_path / "a b").as_uri(), "X") == tmp_path / "a b"
-    assert settings.local_root(f"file://localhost{tmp_path}/d", "X") == tmp_path / "d"
-    assert settings.local_root("rel/data", "X") == tmp_path / "rel" / "data"
+    assert settings.data_dir((tmp_path / "a b").as_uri()) == tmp_path / "a b"
+    assert settings.data_dir(f"file://localhost{tmp_path}/d") == tmp_path / "d"
+    assert settings.data_dir("rel/data") == tmp_path / "rel" / "data"
 
 
-@pytest.mark.parametrize("variable", ["SER_DATA_DIR"])
-def test_an_s3_root_stops_the_first_step_and_makes_no_folder(variable, corpus_factory, tmp_path, monkeypatch):
-    root = corpus_factory("ravdess", speakers=1, per_class=1)
+def test_an_s3_data_dir_is_a_bucket_location_not_a_local_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where Path("s3://...").resolve() used to land
-    monkeypatch.setenv("SER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SER_CORPORA_ROOT", str(_corpora_root(tmp_path, root)))
-    monkeypatch.setenv(variable, "s3://bucket/ser")
-    result = dg.materialize([RAVDESS], resources=_resources(), raise_on_error=False)
-    assert not result.success
-    message = _failure_message(result)
-    assert f"{variable}=s3://bucket/ser: object storage roots are not supported yet (issue 18)" in message
-    assert not _url_folders(tmp_path, Path.cwd(), root)
+    monkeypatch.setenv("SER_DATA_DIR", "s3://bucket/ser")
+    root = DataDirResource().base()
+    assert storage.is_remote(root) and str(root / "assets") == "s3://bucket/ser/assets"
+    assert not _url_folders(tmp_path)
 
 
 def test_a_corpus_override_may_be_a_bucket(s3, corpus_factory, tmp_path, monkeypatch):

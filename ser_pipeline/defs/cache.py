@@ -17,7 +17,7 @@ class CacheConfig(dg.Config):
 
 
 def cache_dir(data_dir: DataDirResource):
-    return data_dir.base() / "audio_cache"
+    return data_dir.local_base("the audio cache") / "audio_cache"
 
 
 def audio_cache(data_dir: DataDirResource, roots: dict, use: bool = True):

@@ -7,6 +7,7 @@ import pandas as pd
 from ser_pipeline.corpora.validate import leakage, validate_manifest, validate_soft_labels
 from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
 from ser_pipeline.defs.evaluation import EVAL_SETS, select_set
+from ser_pipeline.defs.io import read_parquet
 from ser_pipeline.defs.resources import DataDirResource
 from ser_pipeline.emotions import CLASSES, SOFT_COLUMNS
 from ser_pipeline.evaluation.metrics import EXPECTED_SCORED
@@ -41,8 +42,9 @@ def make_corpus_checks(name: str) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(asset=key, name="reject_share", blocking=False,
                     description="warns when rejects exceed SER_MAX_REJECT_SHARE (default 5 %) of the files")
     def _reject_share(table: pd.DataFrame, data_dir: DataDirResource) -> dg.AssetCheckResult:
-        path = data_dir.base() / "rejects" / f"{name}.parquet"
-        rejects = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["reason"])
+        rejects = read_parquet(data_dir.base() / "rejects" / f"{name}.parquet")
+        if rejects is None:
+            rejects = pd.DataFrame(columns=["reason"])
         rows = len(table)
         total = rows + len(rejects)
         share = len(rejects) / total if total else 0.0

@@ -86,8 +86,9 @@ def make_corpus_asset(name: str) -> dg.AssetsDefinition:
             context.log.info(f"{name}: probed {done}/{total} audio files")
 
         try:
-            # rows stream into a file next to the tables; the IO manager moves it into place
-            staged = data_dir.base() / "tmp" / f"corpora-{name}-{context.run_id}.parquet"
+            # rows stream into a local file (next to the tables, or in the scratch folder for a data
+            # folder on object storage); the IO manager moves or uploads it into place
+            staged = data_dir.staging_dir() / f"corpora-{name}-{context.run_id}.parquet"
             stats, rejects = read_corpus_to_parquet(name, root, staged, scan=config.scan(progress), **config.options)
         except CorpusNotFoundError as exc:
             if not corpora.present(available()):

@@ -154,7 +154,7 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
         raise dg.Failure("no evaluation set has rows")
     trained = {s: r["trained"] for s, r in present.items()}
     random = {s: r["random_head"] for s, r in present.items()}
-    out_dir = data_dir.base() / "reports" / context.run_id
+    out_dir = data_dir.local_base("evaluation_report") / "reports" / context.run_id
     paths = write_report(trained, out_dir, random=random)
     table_md = table_markdown(build_table2(trained, random))
     meta = read_export_meta(emotion_model["export_dir"])

@@ -77,8 +77,13 @@ class StudyReportConfig(dg.Config):
 
 # ---------------------------------------------------------------- records, fingerprints, MLflow
 
+def study_base(data_dir: DataDirResource) -> Path:
+    """The data folder of the studies, which still write local files (a Failure on object storage)."""
+    return data_dir.local_base("the studies (experiments)")
+
+
 def records_dir(data_dir: DataDirResource, kind: str, study: str) -> Path:
-    return data_dir.base() / "experiments" / kind / study
+    return study_base(data_dir) / "experiments" / kind / study
 
 
 def write_record(path: Path, record: dict) -> None:
@@ -179,7 +184,7 @@ def ablation_run(context: dg.AssetExecutionContext, config: StudyRunConfig, spli
     roots = corpora.roots(CORPUS_NAMES)
     table = variant.label_table(splits)
     sets = {n: select_set(splits, n) for n in EVAL_SETS}  # the base labels: same targets for every arm
-    run_dir = data_dir.base() / "models" / "experiments" / "ablation" / config.study / f"{variant.name}__s{seed}"
+    run_dir = study_base(data_dir) / "models" / "experiments" / "ablation" / config.study / f"{variant.name}__s{seed}"
 
     def work(child: str) -> dict:
         return train_and_score(cfg, table, sets, roots, run_dir, tau=config.tau,
@@ -226,7 +231,7 @@ def _report(context, mlflow: MlflowResource, data_dir: DataDirResource, kind: st
     from ser_pipeline.experiments.study import write_table
 
     table = build(runs)
-    out = data_dir.base() / "reports" / "experiments" / kind / study_name
+    out = study_base(data_dir) / "reports" / "experiments" / kind / study_name
     md = markdown(table) if markdown else None
     paths = write_table(table, out, kind, md)
     png = plot(table, out / f"{kind}.png")
@@ -270,7 +275,7 @@ def loco_run(context: dg.AssetExecutionContext, config: StudyRunConfig, splits: 
     if held != REFERENCE:
         sets[f"all:{held}"] = splits[splits["corpus"] == held]
     roots = corpora.roots(CORPUS_NAMES)
-    run_dir = data_dir.base() / "models" / "experiments" / "loco" / config.study / held
+    run_dir = study_base(data_dir) / "models" / "experiments" / "loco" / config.study / held
 
     def work(child: str) -> dict:
         return train_and_score(cfg, table, sets, roots, run_dir, tau=config.tau,
@@ -327,7 +332,7 @@ def few_shot_run(context: dg.AssetExecutionContext, config: FewShotRunConfig, sp
         context.log.info(f"few_shot_run {context.partition_key}: unchanged, re-using {record['child_run_id']}")
         return _materialized(context, path, record, reused=True)
     roots = corpora.roots(CORPUS_NAMES)
-    run_dir = data_dir.base() / "models" / "experiments" / "few_shot" / config.study / f"{name}__k{k}"
+    run_dir = study_base(data_dir) / "models" / "experiments" / "few_shot" / config.study / f"{name}__k{k}"
 
     def work(child: str) -> dict:
         return finetune_and_score(emotion_model["export_dir"], cfg, k_shot, name, test, roots, run_dir,

@@ -56,7 +56,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
     cfg = to_train_config(config, {"use_audio_cache"})
     tracking_uri = mlflow.ensure_available(context.log)
     roots = corpora.roots(CORPUS_NAMES)
-    out_dir = data_dir.base() / "models" / f"hume_{context.run_id}"
+    out_dir = data_dir.local_base("the Hume fine-tune") / "models" / f"hume_{context.run_id}"
     tags = {"dagster_run_id": context.run_id, "asset_key": "hume_prosody_model",
             "mlflow.parentRunId": emotion_model["mlflow_run_id"]}
     with mlflow.run(run_name=f"hume_prosody-{context.run_id[:8]}", tags=tags) as run_id:
@@ -97,7 +97,7 @@ def hume_prosody_devel(context: dg.AssetExecutionContext, hume_prosody_model: di
     pred = clip_sigmoid(model, devel, roots, cache=cache)
     metrics = regression_metrics(pred, devel[cols].to_numpy(dtype=np.float32), meta["labels"])
     test = hume[hume["official_split"] == "test"]
-    out = data_dir.base() / "reports" / context.run_id / "hume_prosody_test_predictions.csv"
+    out = data_dir.local_base("the Hume fine-tune") / "reports" / context.run_id / "hume_prosody_test_predictions.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     test_pred = clip_sigmoid(model, test, roots, cache=cache) if len(test) else np.zeros((0, len(cols)))
     pd.DataFrame(test_pred, columns=meta["labels"]).assign(utterance_id=test["utterance_id"].to_numpy())[

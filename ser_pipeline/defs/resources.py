@@ -24,12 +24,24 @@ from ser_pipeline import settings, storage
 
 
 def resolved_root(resolve: Callable[..., Any], *args: Any):
-    """``resolve(*args)`` (a :mod:`settings` root function); a root it refuses (a URL other than
-    ``file://``) is a one-line ``dg.Failure`` naming the setting."""
+    """``resolve(*args)`` (a :mod:`settings` function); a value it refuses (a malformed URL, no
+    MLflow store for a data folder on object storage) is a one-line ``dg.Failure`` naming the setting."""
     try:
         return resolve(*args)
     except ValueError as exc:
         raise dg.Failure(str(exc)) from None
+
+
+def reachable(root):
+    """``root`` itself; on object storage after one cheap request, a bucket that is missing, refused
+    credentials or an unreachable endpoint being a one-line ``dg.Failure`` naming the URL and the
+    cause (:func:`storage.check_access`)."""
+    if storage.is_remote(root):
+        try:
+            storage.check_access(root)
+        except storage.StorageError as exc:
+            raise dg.Failure(str(exc)) from None
+    return root
 
 
 class CorporaResource(dg.ConfigurableResource):
@@ -49,11 +61,7 @@ class CorporaResource(dg.ConfigurableResource):
         # A malformed root, a missing bucket, rejected credentials or an unreachable endpoint
         # stops the step here, naming the URL and the cause, before any scan.
         for root in [self.base(), *(self.root_for(n) for n in self.overrides)]:
-            if storage.is_remote(root):
-                try:
-                    storage.check_access(root)
-                except storage.StorageError as exc:
-                    raise dg.Failure(str(exc)) from None
+            reachable(root)
 
     def base(self):
         """The corpora root: a ``Path``, or a ``UPath`` for object storage."""
@@ -78,19 +86,49 @@ class CorporaResource(dg.ConfigurableResource):
 class DataDirResource(dg.ConfigurableResource):
     """Where tables, models, rejects and the default MLflow store go: ``path``, else
     ``$SER_DATA_DIR``, else ``./data`` (:func:`settings.data_dir`). The IO manager and
-    :class:`MlflowResource` take this resource nested, so they cannot disagree about it."""
+    :class:`MlflowResource` take this resource nested, so they cannot disagree about it.
+
+    ``path`` may be an object-storage URL (``s3://bucket/data``): the tables (corpora, rejects,
+    labels, splits) go there through fsspec; ``storage_options`` adds fsspec options
+    (``{"endpoint_url": ...}``), credentials come from the standard variables. The steps that
+    still need a local folder (audio cache, training, reports, fine-tune, studies) ask
+    :meth:`local_base` and stop with a one-line failure."""
 
     path: str | None = None
+    storage_options: dict[str, Any] = {}
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # a root that is an object-storage URL stops the step here, before any work
-        resolved_root(settings.data_dir, self.path)
+        # a malformed root, a missing bucket or unusable credentials stop the step here, before any work
+        reachable(self.base())
 
-    def base(self) -> Path:
-        """The data folder, absolute and created."""
-        p = resolved_root(settings.data_dir, self.path)
-        p.mkdir(parents=True, exist_ok=True)
+    def base(self):
+        """The data folder: an absolute ``Path`` (created), or a ``UPath`` on object storage
+        (where folders need not be created)."""
+        p = resolved_root(settings.data_dir, self.path, "resources.data_dir.config.path",
+                          self.storage_options or None)
+        if not storage.is_remote(p):
+            p.mkdir(parents=True, exist_ok=True)
         return p
+
+    def is_remote(self) -> bool:
+        """Whether the data folder is on object storage."""
+        return storage.is_remote(self.base())
+
+    def local_base(self, what: str) -> Path:
+        """The data folder for ``what`` (e.g. ``"the audio cache"``), which still writes local
+        files; a data folder on object storage is a one-line ``dg.Failure`` naming it."""
+        p = self.base()
+        if storage.is_remote(p):
+            raise dg.Failure(f"{what} does not run on object storage yet: the data folder is {p}; "
+                             "set SER_DATA_DIR (resources.data_dir.config.path) to a local or mounted folder to run it")
+        return p
+
+    def staging_dir(self) -> Path:
+        """A local folder for files a step writes before the IO manager puts them in place:
+        ``<data>/tmp`` for a local data folder (same filesystem: the move is a rename),
+        ``<scratch>/ser-staging`` for object storage (:func:`settings.scratch_dir`)."""
+        p = self.base()
+        return resolved_root(settings.scratch_dir) / "ser-staging" if storage.is_remote(p) else p / "tmp"
 
 
 _FALLBACKS: dict[str, str] = {}  # configured URI -> local fallback URI (per process)
@@ -136,7 +174,8 @@ class MlflowResource(dg.ConfigurableResource):
     request_max_retries: int = 2
 
     def _configured_uri(self) -> str:
-        return settings.tracking_uri(self.data_dir.base(), self.tracking_uri)
+        # with a data folder on object storage there is no default store: a Failure asks for one
+        return resolved_root(settings.tracking_uri, self.data_dir.base(), self.tracking_uri)
 
     def uri(self) -> str:
         """The tracking URI in use (the local fallback once :meth:`ensure_available` switched to it)."""
@@ -164,7 +203,7 @@ class MlflowResource(dg.ConfigurableResource):
         if self.on_unavailable == "fail":
             raise RuntimeError(f"{problem}. Start the server, fix MLFLOW_TRACKING_URI, or set "
                                "resources.mlflow.config.on_unavailable: local to log to a local store.")
-        fallback = settings.fallback_tracking_uri(self.data_dir.base())
+        fallback = resolved_root(settings.fallback_tracking_uri, self.data_dir.base())
         _FALLBACKS[configured] = fallback
         if log is not None:
             log.warning(f"{problem}; logging to the local fallback store {fallback}")
@@ -212,8 +251,11 @@ class MlflowResource(dg.ConfigurableResource):
         return MlflowClient(tracking_uri=self.uri())
 
     def artifact_location(self) -> str | None:
-        """Artifact location for a new experiment: ``<data dir>/mlartifacts`` for a local store;
-        None (the server decides) for a tracking server."""
+        """Artifact location for a new experiment: ``<data dir>/mlartifacts`` for a local store or
+        a data folder on object storage (``s3://bucket/data/mlartifacts``, beside the tables);
+        None (the server decides) for a tracking server with a local data folder."""
+        if self.data_dir.is_remote():
+            return settings.default_artifact_location(self.data_dir.base())
         if self.uri().startswith(("http://", "https://", "databricks")):
             return None
         return settings.default_artifact_location(self.data_dir.base())

@@ -133,12 +133,12 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     if launch.distributed and config.launcher != "pipes" and not config.model_file:
         raise dg.Failure(f"emotion_model.launcher: in_process runs one process; nproc_per_node="
                          f"{launch.nproc_per_node} and nnodes={launch.nnodes} need launcher: pipes")
+    run_dir = data_dir.local_base("training (emotion_model)") / "models" / context.run_id
     die_with_run()  # a step process of a killed run stops (and its training child with it)
     tracking_uri = mlflow.ensure_available(context.log)  # fail fast, before hours of training
     mlflow.fail_orphaned_runs(lambda run_id: _run_over(context.instance, run_id), context.log)
     meta = training_meta(splits)  # domain vocabulary + prior, from the input table (no side file)
     roots = corpora.roots(CORPUS_NAMES)
-    run_dir = data_dir.base() / "models" / context.run_id
     table = splits[splits["split"].isin(["train", "validation"])]
     write_parquet(table, run_dir / "train_table.parquet")
     spec = {"splits_table": str(run_dir / "train_table.parquet"),
