@@ -91,7 +91,7 @@ def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus):
     assert len(AudioCache(f"s3://{bucket}/cache", ["tess"])) == 2
 
 
-def test_remote_cache_pickles_without_an_open_file(s3, tess, bucket_corpus):
+def test_remote_cache_in_worker_processes(s3, tess, bucket_corpus, tmp_path):
     """DataLoader workers get the cache pickled: no filesystem or open file travels with it, and
     the copy reads by itself."""
     import pickle
@@ -105,6 +105,35 @@ def test_remote_cache_pickles_without_an_open_file(s3, tess, bucket_corpus):
     copy = pickle.loads(pickle.dumps(cache))
     assert copy._shards == {}
     np.testing.assert_array_equal(copy.get(uid), first)
+
+    # forked DataLoader workers that inherit a shard the parent opened, with blocks still to fetch
+    # (4 KiB blocks): each worker opens its own filesystem, the inherited one would hang
+    small = AudioCache(f"s3://{bucket}/cache", ["tess"], block_size=4096, scratch=tmp_path / "small-blocks")
+    uids = list(table.utterance_id)
+    small.get(uids[0])
+    loader = torch.utils.data.DataLoader(uids, batch_size=4, num_workers=2, collate_fn=lambda b: [small.get(u) for u in b],
+                                         multiprocessing_context="fork", timeout=60)
+    got = [w for batch in loader for w in batch]
+    for u, w in zip(uids, got, strict=True):
+        np.testing.assert_array_equal(w, cache.get(u))
+
+
+def test_a_missing_bucket_stops_before_any_work(s3, tess, tmp_path, monkeypatch):
+    """Building a cache into, or training into, a bucket that does not exist fails at once,
+    naming the URL and the cause."""
+    from ser_pipeline.emotions import RELEASED_PRIOR
+    from ser_pipeline.storage import StorageError
+    from ser_pipeline.training.loop import train
+    from train_helpers import DOMAINS, ToneWaves, tiny_config, tiny_table
+
+    monkeypatch.setenv("SER_SCRATCH_DIR", str(tmp_path / "scratch"))
+    root, table = tess
+    with pytest.raises(StorageError, match=r"s3://no-such-bucket/cache/tess: the bucket does not exist"):
+        build_corpus_cache(table, root, "s3://no-such-bucket/cache/tess")
+    rows = tiny_table()
+    with pytest.raises(StorageError, match=r"s3://no-such-bucket/run: the bucket does not exist"):
+        train(tiny_config(), rows, None, {}, domain_vocab=DOMAINS, prior=RELEASED_PRIOR,
+              out_dir="s3://no-such-bucket/run", wave_fn=ToneWaves(rows))
 
 
 TRAIN = {"epochs": 2, "batch_size": 2, "window_s": 4.0, "device": "cpu", "checkpoint_every": 2, "log_every": 1000,

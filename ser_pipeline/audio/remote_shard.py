@@ -15,8 +15,8 @@ metadata file there. Several processes of one node (DataLoader workers) share th
   no lock, no copy), as fast as a local memory-mapped shard;
 * the folder is named after the object's URL and ETag, so a rebuilt shard never serves old blocks.
 
-Nothing here holds an open filesystem or file across ``pickle`` (DataLoader workers fork or spawn
-and reopen lazily): fsspec filesystems are not fork-safe.
+Nothing here holds an open filesystem or file across ``pickle`` or ``fork`` (DataLoader workers
+spawn or fork, and open lazily in their own process): fsspec filesystems are not fork-safe.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class RemoteShard:
         key = hashlib.sha256(f"{url}\0{tag}\0{self.block_size}".encode()).hexdigest()[:24]
         self.store = Path(scratch) / "blockcache" / key
         self._fs = self._file = None  # opened in the process that reads
+        self._pid = -1  # the process that opened them: a forked child opens its own
         self._offset, self._dtype = 0, None
 
     def __getstate__(self):
@@ -70,11 +71,13 @@ class RemoteShard:
             raise StorageError(describe_error(self.url, exc)) from exc
         if len(shape) != 1 or fortran:
             raise ValueError(f"{self.url}: not a 1-D audio shard (shape {shape})")
-        self._fs, self._file, self._offset, self._dtype = fs, f, f.tell(), dtype
+        self._fs, self._file, self._offset, self._dtype, self._pid = fs, f, f.tell(), dtype, os.getpid()
         return f
 
     def __getitem__(self, sl: slice) -> np.ndarray:
-        f = self._file or self._open()
+        # a DataLoader worker forked after its parent read this shard inherits the parent's file,
+        # whose filesystem's event loop thread did not survive the fork: open anew
+        f = self._file if self._pid == os.getpid() else self._open()
         start, stop = sl.start or 0, sl.stop
         itemsize = self._dtype.itemsize
         a, n = self._offset + start * itemsize, (stop - start) * itemsize
