@@ -11,17 +11,18 @@ segment bounds) as the row it was decoded from; otherwise (a corpus changed and 
 rebuilt yet) the original file is decoded, so a stale cache can cost speed, never correctness.
 
 Shards are memory-mapped on read (``np.load(mmap_mode="r")``), so DataLoader workers share the
-page cache and never hold a whole shard.
+page cache and never hold a whole shard. int16 halves disk and memory traffic; its quantisation
+step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end resolves.
 
 The cache may live on object storage (``out_dir``/``cache_root`` an ``s3://`` URL or ``UPath``):
 a build decodes into a local scratch folder (:func:`ser_pipeline.settings.scratch_dir`), then
 uploads each shard as one object and the index LAST, its commit marker (the old index is deleted
 before the first shard goes up), so a reader never trusts a half-uploaded cache; shards and index
 are byte-identical to a local build. Readers stream shard byte ranges through a node-local block
-cache (:mod:`ser_pipeline.audio.remote_shard`), opened lazily in each process. Builders of one
-remote folder do not lock each other out (object stores have no locks): the last index written
-wins, and a reader sees one whole cache or none. int16 halves disk and memory traffic; its quantisation
-step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end resolves.
+cache (:mod:`ser_pipeline.audio.remote_shard`), opened lazily in each process. Two builds of one
+remote folder at the same time are not kept apart (object stores have no lock file), and a
+reader that already loaded an index must not see its shards rebuilt under it: build a corpus's
+cache before the runs that read it, as the asset graph does.
 """
 
 from __future__ import annotations
@@ -217,8 +218,6 @@ class AudioCache:
         remote = is_remote(self.root)
         if corpora is not None:
             names = list(corpora)
-        elif remote:
-            names = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
         else:
             names = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")] \
                 if self.root.is_dir() else []
@@ -226,6 +225,7 @@ class AudioCache:
             folder = self.root / name
             if remote:  # one listing: is the index there (the commit marker), shard versions
                 fs = folder.fs
+                fs.invalidate_cache(folder.path)  # a rebuild since this process last listed it
                 listed = {k.rsplit("/", 1)[-1]: v for k, v in fs.find(folder.path, detail=True).items()}
                 if INDEX not in listed:
                     continue

@@ -26,6 +26,7 @@ from ser_pipeline.model.build import seeded_model
 from ser_pipeline.model.emotion_model import EmotionModel
 from ser_pipeline.model.encoder import enable_gradient_checkpointing
 from ser_pipeline.model.export import export_model
+from ser_pipeline.storage import check_access, is_remote, location
 from ser_pipeline.training.callbacks import PrintCallback, TrainCallback
 from ser_pipeline.training.checkpoint import (capture_rng, latest_valid_checkpoint, load_checkpoint, restore_rng,
                                               save_checkpoint)
@@ -36,7 +37,6 @@ from ser_pipeline.training.schedule import AccumulationSchedule
 from ser_pipeline.training.steps import (LossFn, Optimization, accumulated_steps, amp_dtype, autocast,
                                          compile_encoder, resolve_device, seed_everything, to_device, window_features)
 from ser_pipeline.training.training_model import TrainingModel
-from ser_pipeline.storage import check_access, is_remote, location
 
 
 @dataclasses.dataclass
