@@ -9,6 +9,7 @@ export PYTHONPATH=$PWD
   $PY benchmarks/packing.py
   $PY benchmarks/input_pipeline.py --workers 1 2
   $PY benchmarks/scan.py --files 20000 --workers 2 --memory
+  $PY benchmarks/s3_cache.py
   $PY benchmarks/logmel.py --batch 16
   $PY benchmarks/inference.py --size tiny base medium --clips 8
   $PY benchmarks/table_stages.py

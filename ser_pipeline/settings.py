@@ -26,6 +26,9 @@ variable                     meaning                                     default
 ``SER_TRAIN_SCHEDULE``       ``on``: ``weekly_training`` runs            off
 ``SER_TRAIN_RUN_CONFIG``     YAML/JSON run config automated training     the last successful
                              uses                                        training run's config
+``SER_SCRATCH_DIR``          node-local scratch: block cache of audio    ``<tmp>/ser-scratch``
+                             cache shards streamed from object storage,
+                             files staged before an upload
 ===========================  ==========================================  =========================
 """
 
@@ -196,3 +199,15 @@ def train_run_config_path() -> Path | None:
     absolute, or None (then the last successful training run's config is reused)."""
     raw = os.environ.get("SER_TRAIN_RUN_CONFIG", "").strip()
     return Path(raw).expanduser().resolve() if raw else None
+
+
+def scratch_dir() -> Path:
+    """Node-local scratch folder, absolute: ``$SER_SCRATCH_DIR``, else ``<system tmp>/ser-scratch``.
+    Holds the block cache of audio-cache shards read from object storage and files staged for
+    an upload; it must be a local disk (a URL is a ``ValueError``). Created here."""
+    import tempfile
+
+    value = os.environ.get("SER_SCRATCH_DIR") or os.path.join(tempfile.gettempdir(), "ser-scratch")
+    path = local_root(value, "SER_SCRATCH_DIR")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -13,11 +13,22 @@ rebuilt yet) the original file is decoded, so a stale cache can cost speed, neve
 Shards are memory-mapped on read (``np.load(mmap_mode="r")``), so DataLoader workers share the
 page cache and never hold a whole shard. int16 halves disk and memory traffic; its quantisation
 step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end resolves.
+
+The cache may live on object storage (``out_dir``/``cache_root`` an ``s3://`` URL or ``UPath``):
+a build decodes into a local scratch folder (:func:`ser_pipeline.settings.scratch_dir`), then
+uploads each shard as one object and the index LAST, its commit marker (the old index is deleted
+before the first shard goes up), so a reader never trusts a half-uploaded cache; shards and index
+are byte-identical to a local build. Readers stream shard byte ranges through a node-local block
+cache (:mod:`ser_pipeline.audio.remote_shard`), opened lazily in each process. Two builds of one
+remote folder at the same time are not kept apart (object stores have no lock file), and a
+reader that already loaded an index must not see its shards rebuilt under it: build a corpus's
+cache before the runs that read it, as the asset graph does.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import os
@@ -32,8 +43,11 @@ import pandas as pd
 
 from ser_pipeline.audio import SAMPLE_RATE
 from ser_pipeline.audio.io import AudioDecodeError, load_clip, optional_seconds
+from ser_pipeline.audio.remote_shard import DEFAULT_BLOCK_SIZE, RemoteShard
 from ser_pipeline.locks import exclusive
 from ser_pipeline.procs import process_alive
+from ser_pipeline.storage import (StorageError, check_access, describe_error, is_remote, location, put_folder,
+                                  read_bytes)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +74,8 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     """
     if dtype not in ("int16", "float32"):
         raise ValueError(f"cache dtype must be int16 or float32, not {dtype!r}")
+    if is_remote(dest := location(out_dir, "audio cache folder")):
+        return _build_remote(rows, corpus_root, dest, dtype, shard_samples, progress)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     holder = holder or f"pid {os.getpid()}"
@@ -83,6 +99,22 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     return idx
 
 
+def _build_remote(rows: pd.DataFrame, corpus_root, dest, dtype: str, shard_samples: int,
+                  progress: Callable[[int, int], None] | None) -> pd.DataFrame:
+    """:func:`build_corpus_cache` into object storage: decode into a scratch folder, then upload
+    the shards and meta file and the index last (:func:`ser_pipeline.storage.put_folder`)."""
+    from ser_pipeline.settings import scratch_dir
+
+    check_access(dest)  # a missing bucket or bad credentials fail before any decoding
+    tmp = Path(tempfile.mkdtemp(dir=scratch_dir(), prefix="cache-build-"))
+    try:
+        idx = _write_cache(rows, corpus_root, tmp, dtype, shard_samples, progress)
+        put_folder(tmp, dest, last=INDEX)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return idx
+
+
 def write_shard(path: Path, samples: np.ndarray) -> None:
     """Write one shard file (``np.save``)."""
     np.save(path, samples)
@@ -101,10 +133,11 @@ def _write_cache(rows: pd.DataFrame, corpus_root: str | Path, tmp: Path, dtype: 
             buf, buf_len = [], 0
 
     recs = rows.sort_values("utterance_id").to_dict("records")
+    root = location(corpus_root, "corpus root")  # a UPath for a bucket: clips are read as objects
     for i, r in enumerate(recs, 1):
         try:
-            w = load_clip(Path(corpus_root) / r["path"], optional_seconds(r.get("start_s")),
-                          optional_seconds(r.get("end_s")), root=corpus_root)
+            w = load_clip(root / r["path"], optional_seconds(r.get("start_s")),
+                          optional_seconds(r.get("end_s")), root=root if is_remote(root) else corpus_root)
         except AudioDecodeError as exc:
             index.append({"utterance_id": r["utterance_id"], "shard": -1, "offset": 0, "length": -1,
                           "error": str(exc), **_source_columns(r)})
@@ -155,24 +188,54 @@ def clip_source(row: Mapping) -> tuple[str, float | None, float | None]:
 
 
 class AudioCache:
-    """Reads clips from the cache folders of several corpora (memory-mapped shards)."""
+    """Reads clips from the cache folders of several corpora: memory-mapped shards in a local
+    folder, or shards streamed by byte ranges through a node-local block cache when
+    ``cache_root`` is a URL (``block_size`` bytes per block, kept under ``scratch``, default
+    :func:`ser_pipeline.settings.scratch_dir`)."""
 
-    def __init__(self, cache_root: str | Path, corpora: Iterable[str] | None = None):
-        self.root = Path(cache_root)
+    def __init__(self, cache_root: str | Path, corpora: Iterable[str] | None = None, *,
+                 block_size: int = DEFAULT_BLOCK_SIZE, scratch: str | Path | None = None):
+        self.root = location(cache_root, "audio cache folder")
         # utterance id -> (corpus, shard, offset, length, source the clip was decoded from)
         self._where: dict[str, tuple[str, int, int, int, tuple[str, float | None, float | None]]] = {}
         self._scale: dict[str, float | None] = {}
-        self._shards: dict[tuple[str, int], np.ndarray] = {}
-        names = list(corpora) if corpora is not None else [p.name for p in self.root.iterdir()
-                                                           if p.is_dir() and not p.name.startswith(".")] \
-            if self.root.is_dir() else []
+        self._shards: dict[tuple[str, int], np.ndarray | RemoteShard] = {}
+        self._versions: dict[str, str] = {}  # remote: shard URL -> ETag (from one listing per corpus)
+        self.block_size = block_size
+        if is_remote(self.root) and scratch is None:
+            from ser_pipeline.settings import scratch_dir
+
+            scratch = scratch_dir()
+        self.scratch = scratch
+        try:
+            self._load_indexes(corpora)
+        except OSError as exc:
+            if not is_remote(self.root) or isinstance(exc, StorageError):
+                raise
+            raise StorageError(describe_error(str(self.root), exc)) from exc
+
+    def _load_indexes(self, corpora: Iterable[str] | None) -> None:
+        remote = is_remote(self.root)
+        if corpora is not None:
+            names = list(corpora)
+        else:
+            names = [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")] \
+                if self.root.is_dir() else []
         for name in names:
             folder = self.root / name
-            if not (folder / INDEX).exists():
+            if remote:  # one listing: is the index there (the commit marker), shard versions
+                fs = folder.fs
+                fs.invalidate_cache(folder.path)  # a rebuild since this process last listed it
+                listed = {k.rsplit("/", 1)[-1]: v for k, v in fs.find(folder.path, detail=True).items()}
+                if INDEX not in listed:
+                    continue
+                for fn, info in listed.items():
+                    self._versions[str(folder / fn)] = str(info.get("ETag") or info.get("size"))
+            elif not (folder / INDEX).exists():
                 continue
-            meta = json.loads((folder / META).read_text())
+            meta = json.loads(read_bytes(folder / META))
             self._scale[name] = 1.0 / 32767.0 if meta["dtype"] == "int16" else None
-            idx = pd.read_parquet(folder / INDEX)
+            idx = pd.read_parquet(io.BytesIO(read_bytes(folder / INDEX)))
             if not set(SOURCE_COLUMNS) <= set(idx.columns):
                 log.warning("audio cache %s predates source checks: not used until it is rebuilt", folder)
                 continue
@@ -193,7 +256,9 @@ class AudioCache:
         name, shard, off, n, _ = self._where[utterance_id]
         key = (name, shard)
         if key not in self._shards:
-            self._shards[key] = np.load(self.root / name / f"shard_{shard:05d}.npy", mmap_mode="r")
+            path = self.root / name / f"shard_{shard:05d}.npy"
+            self._shards[key] = RemoteShard(str(path), self._versions.get(str(path), ""), self.scratch,
+                                            self.block_size) if is_remote(path) else np.load(path, mmap_mode="r")
         x = np.asarray(self._shards[key][off: off + n])
         scale = self._scale[name]
         return x.astype(np.float32) * np.float32(scale) if scale else x.astype(np.float32, copy=True)
@@ -206,7 +271,7 @@ class AudioCache:
             return None
         return self.get(row["utterance_id"])
 
-    def __getstate__(self):  # DataLoader workers re-open their own memory maps
+    def __getstate__(self):  # DataLoader workers re-open their own memory maps / remote files
         state = self.__dict__.copy()
         state["_shards"] = {}
         return state

@@ -11,14 +11,16 @@ import torch
 
 from ser_pipeline.audio.io import load_clip, optional_seconds
 from ser_pipeline.emotions import SOFT_COLUMNS
+from ser_pipeline.storage import location
 
 
 def clip_path(row: Mapping, corpus_roots: Mapping[str, str | Path]) -> Path:
-    """Absolute path of a table row's audio (tables store paths relative to the corpus root)."""
+    """Where a table row's audio is (tables store paths relative to the corpus root): a ``Path``,
+    or a ``UPath`` when the corpus root is a URL."""
     corpus = row["corpus"]
     if corpus not in corpus_roots:
         raise KeyError(f"no root configured for corpus {corpus!r} (needed by {row['utterance_id']})")
-    return Path(corpus_roots[corpus]) / row["path"]
+    return location(corpus_roots[corpus], f"corpus root of {corpus}") / row["path"]
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -46,7 +48,7 @@ class ClipDataset(torch.utils.data.Dataset):
         w = self.cache.clip(r) if self.cache is not None else None
         if w is None:  # not cached, or cached from another source: decode the file
             w = load_clip(clip_path(r, self.roots), optional_seconds(r.get("start_s")),
-                          optional_seconds(r.get("end_s")), root=self.roots[r["corpus"]])
+                          optional_seconds(r.get("end_s")), root=location(self.roots[r["corpus"]]))
         return w[: self.max_samples] if self.max_samples else w
 
     def __getitem__(self, i: int):

@@ -1,15 +1,17 @@
-"""Decode any clip to 16 kHz mono float32 (soundfile + soxr "HQ")."""
+"""Decode any clip to 16 kHz mono float32 (soundfile + soxr "HQ"), from a file or an object."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 from ser_pipeline.audio import SAMPLE_RATE
+from ser_pipeline.storage import StorageError, describe_error, is_remote_path
 
 
 class AudioDecodeError(RuntimeError):
@@ -45,7 +47,16 @@ def load_clip(path: str | Path, start_s: float | None = None, end_s: float | Non
         float32 waveform at ``target_sr`` Hz, shape (samples,). Non-finite samples raise
         :class:`AudioDecodeError` (a NaN would poison a whole training window).
     """
-    source = str(path) if root is None else _open_confined(path, root)
+    with contextlib.ExitStack() as stack:
+        if is_remote_path(path):  # an object (``UPath``): soundfile reads the fsspec file object
+            source = stack.enter_context(_open_object(path, root))
+        else:
+            source = str(path) if root is None else _open_confined(path, root)
+        return _decode(source, path, start_s, end_s, target_sr)
+
+
+def _decode(source, path, start_s: float | None, end_s: float | None, target_sr: int) -> np.ndarray:
+    """:func:`load_clip` once the file is open (``source``: a path, descriptor or file object)."""
     try:
         with sf.SoundFile(source, closefd=True) as f:
             sr = f.samplerate
@@ -81,3 +92,20 @@ def _open_confined(path: str | Path, root: str | Path) -> int:
         os.close(fd)
         raise AudioDecodeError(f"outside corpus root: {path} resolves to {real}, outside {top}")
     return fd
+
+
+def _open_object(path, root) -> object:
+    """Open the object ``path`` (a ``UPath``) for reading: the whole object in one ranged GET for
+    clips up to 8 MiB. A key that climbs out of ``root`` (``..``) or a missing object is an
+    :class:`AudioDecodeError` (the row is rejected, as a missing file is); a store that cannot be
+    used is a :class:`ser_pipeline.storage.StorageError` naming the URL and the cause."""
+    if root is not None:
+        rel = str(path)[len(str(root).rstrip("/")) + 1:] if str(path).startswith(str(root)) else None
+        if rel is None or ".." in PurePosixPath(rel).parts:
+            raise AudioDecodeError(f"outside corpus root: {path} is not below {root}")
+    try:
+        return path.open("rb", block_size=1 << 23, cache_type="readahead")
+    except FileNotFoundError as exc:
+        raise AudioDecodeError(f"{path}: cannot decode audio: no such object") from exc
+    except OSError as exc:
+        raise StorageError(describe_error(str(path), exc)) from exc

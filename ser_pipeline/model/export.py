@@ -23,6 +23,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from ser_pipeline.emotions import CLASSES
 from ser_pipeline.model.emotion_model import EmotionModel
 from ser_pipeline.model.release import is_release_file, read_release
+from ser_pipeline.storage import is_remote, location, put_folder
 
 EXPORT_WEIGHTS = "model.safetensors"
 EXPORT_META = "ser_model.json"
@@ -35,6 +36,9 @@ def export_model(model: EmotionModel, export_dir: str | Path, *, task: str = "em
                  domain_vocab: list[str] = (), train_config: Mapping[str, Any] | None = None,
                  **extra: Any) -> Path:
     """Write ``model`` to ``export_dir`` (weights, encoder config, metadata); returns the folder.
+
+    ``export_dir`` may be a URL: the folder is written to scratch and uploaded, ``ser_model.json``
+    last, so a reader (:func:`read_export_meta`) never takes a half-uploaded export for one.
 
     Args:
         task: ``emotion`` (labels are the 8 classes; ``prior`` (8,) required) or ``regression``
@@ -49,6 +53,21 @@ def export_model(model: EmotionModel, export_dir: str | Path, *, task: str = "em
         labels = list(CLASSES)
     elif labels is None or len(labels) != model.head.out_features:
         raise ValueError(f"a regression export needs one label per head output ({model.head.out_features})")
+    dest = location(export_dir, "export folder")
+    if is_remote(dest):  # written in scratch, then uploaded with ser_model.json last (the commit marker)
+        import shutil
+        import tempfile
+
+        from ser_pipeline.settings import scratch_dir
+
+        tmp = Path(tempfile.mkdtemp(dir=scratch_dir(), prefix="export-"))
+        try:
+            export_model(model, tmp, task=task, labels=labels, prior=prior, domain_vocab=domain_vocab,
+                         train_config=train_config, **extra)
+            put_folder(tmp, dest, last=EXPORT_META)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dest
     export_dir = Path(export_dir)
     export_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -15,30 +15,37 @@ The config file (YAML or JSON) names the data and the run::
 ``ser_pipeline.defs.pipes_callback:PipesCallback``); the core imports it by name only.
 Under ``torchrun`` every rank runs this same command, on every node. Global rank 0 prints the
 result summary and writes it to ``out_dir/result.json``.
+
+The config file, ``splits_table``, ``corpus_roots``, ``audio_cache`` and ``out_dir`` may each be
+a URL (``s3://bucket/...``; credentials and endpoint from the standard ``AWS_*`` variables):
+checkpoints, the export and ``result.json`` are then written to the store, and ``--resume``
+finds the newest valid checkpoint there.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from ser_pipeline.labels.splits import training_meta
+from ser_pipeline.storage import location, read_bytes
 from ser_pipeline.training.checkpoint import atomic_write
 from ser_pipeline.training.config import TrainConfig, load_config_file
 from ser_pipeline.training.launch import RESULT_FILE
 from ser_pipeline.training.loop import train
 
 
-def run_from_spec(spec: dict, callback=None):
-    """Load the tables a spec names and call :func:`train`; returns the TrainResult."""
+def run_from_spec(spec: dict, callback=None, **train_kwargs):
+    """Load the tables a spec names and call :func:`train` (``train_kwargs`` go to it, e.g.
+    ``stop_after_steps``); returns the TrainResult."""
     for key in ("splits_table", "corpus_roots", "out_dir"):
         if key not in spec:
             raise ValueError(f"training spec is missing {key!r}")
-    table = pd.read_parquet(spec["splits_table"])
+    table = pd.read_parquet(io.BytesIO(read_bytes(location(spec["splits_table"], "splits_table"))))
     meta = training_meta(table)  # domain vocabulary + prior of its train rows
     cfg = TrainConfig.from_dict(spec.get("train", {}))
     cache = None
@@ -48,7 +55,7 @@ def run_from_spec(spec: dict, callback=None):
         cache = cache_roots(spec["audio_cache"], spec["corpus_roots"])
     return train(cfg, table[table["split"] == "train"], table[table["split"] == "validation"],
                  spec["corpus_roots"], domain_vocab=meta.domain_vocab, prior=meta.prior,
-                 out_dir=spec["out_dir"], callback=callback, cache=cache)
+                 out_dir=spec["out_dir"], callback=callback, cache=cache, **train_kwargs)
 
 
 def load_callback(ref: str):
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             callback.on_result(summary)
         print(json.dumps(summary))
         # for a launcher on another node (it reads this, not our stdout); written whole or not at all
-        atomic_write(Path(spec["out_dir"]) / RESULT_FILE, json.dumps(summary).encode())
+        atomic_write(location(spec["out_dir"], "out_dir") / RESULT_FILE, json.dumps(summary).encode())
         return 0
     finally:
         if callback is not None and hasattr(callback, "close"):

@@ -8,12 +8,14 @@ Writing: ``ckpt_<step>.pt`` is written to a temporary file, fsynced and renamed 
 then its SHA-256 goes to ``ckpt_<step>.pt.sha256`` the same way. A file without a matching digest
 (killed mid-write, truncated, bit-flipped) is skipped by :func:`latest_valid_checkpoint`, which
 falls back to the previous one.
+
+The folder may be on object storage (a URL): each file is one PUT, the digest after the data,
+so the digest object is the commit marker there as well.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
 from pathlib import Path
@@ -22,33 +24,27 @@ from typing import Any
 import numpy as np
 import torch
 
+from ser_pipeline.storage import StorageError, describe_error, is_remote, location, read_bytes, write_bytes
+
 _NAME = re.compile(r"^ckpt_(\d+)\.pt$")
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or all of the new one."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """Write ``data`` to ``path`` so that a reader sees the old file or all of the new one (a
+    local path: temporary file, fsync, rename; an object: one PUT)."""
+    write_bytes(path, data)
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, keep: int = 3) -> Path:
-    """Write ``state`` as ``directory/ckpt_<step>.pt`` (+ digest); keep the newest ``keep`` files."""
+    """Write ``state`` as ``directory/ckpt_<step>.pt`` (+ digest); keep the newest ``keep`` files.
+
+    ``directory`` may be a URL / ``UPath``: the data object is PUT first, its digest sidecar after
+    it (the commit marker), so an upload cut short leaves a checkpoint :func:`is_valid` rejects."""
     import io
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = location(directory, "checkpoint folder")
+    if not is_remote(directory):
+        directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"ckpt_{step:09d}.pt"
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -56,28 +52,42 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, kee
     atomic_write(path, data)
     atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
     for old in list_checkpoints(directory)[:-keep] if keep > 0 else []:
-        for p in (old, old.with_name(old.name + ".sha256")):
+        for p in (old.with_name(old.name + ".sha256"), old):  # the marker first
             p.unlink(missing_ok=True)
     return path
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:
-    """Checkpoint files in ``directory``, oldest step first."""
-    directory = Path(directory)
-    if not directory.is_dir():
+    """Checkpoint files in ``directory`` (a folder, or a URL: one listing), oldest step first."""
+    directory = location(directory, "checkpoint folder")
+    if is_remote(directory):
+        fs = directory.fs
+        try:
+            fs.invalidate_cache(directory.path)
+            names = [k.rsplit("/", 1)[-1] for k in fs.ls(directory.path, detail=False)]
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(describe_error(str(directory), exc)) from exc
+        found = [(int(m.group(1)), directory / n) for n in names if (m := _NAME.match(n))]
+    elif not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    else:
+        found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
     return [p for _, p in sorted(found)]
 
 
 def is_valid(path: str | Path) -> bool:
     """True when the file's SHA-256 matches its digest file and it loads with weights_only."""
-    path = Path(path)
+    path = location(path, "checkpoint")
     sidecar = path.with_name(path.name + ".sha256")
     try:
-        if sidecar.read_text().strip() != _digest(path):
+        data = read_bytes(path)
+        if sidecar.read_text().strip() != hashlib.sha256(data).hexdigest():
             return False
-        load_checkpoint(path)
+        _load_bytes(data)
+    except StorageError:  # the store itself failed: not the same as a corrupt checkpoint
+        raise
     except Exception:  # missing digest, truncated zip, unpickling refused: all mean "not usable"
         return False
     return True
@@ -91,8 +101,17 @@ def latest_valid_checkpoint(directory: str | Path) -> Path | None:
     return None
 
 
+def _load_bytes(data: bytes, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    import io
+
+    return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)``: tensors and primitives only."""
+    """``torch.load(path, weights_only=True)``: tensors and primitives only (an object: one GET)."""
+    path = location(path, "checkpoint")
+    if is_remote(path):
+        return _load_bytes(read_bytes(path), map_location)
     return torch.load(path, map_location=map_location, weights_only=True)
 
 

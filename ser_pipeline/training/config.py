@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from ser_pipeline.model.config import ModelConfig, encoder_frames
+from ser_pipeline.storage import location, read_bytes
 
 __all__ = ["ModelConfig", "TrainConfig", "load_config_file"]
 
@@ -111,6 +112,6 @@ def _refuse_unknown(d: dict[str, Any], cls: type, what: str) -> None:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON file into a dict."""
-    text = Path(path).read_text()
+    """Read a YAML or JSON file (a path or a URL) into a dict."""
+    text = read_bytes(location(path, "--config")).decode()
     return json.loads(text) if str(path).endswith(".json") else (yaml.safe_load(text) or {})

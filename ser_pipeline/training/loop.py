@@ -26,6 +26,7 @@ from ser_pipeline.model.build import seeded_model
 from ser_pipeline.model.emotion_model import EmotionModel
 from ser_pipeline.model.encoder import enable_gradient_checkpointing
 from ser_pipeline.model.export import export_model
+from ser_pipeline.storage import check_access, is_remote, location
 from ser_pipeline.training.callbacks import PrintCallback, TrainCallback
 from ser_pipeline.training.checkpoint import (capture_rng, latest_valid_checkpoint, load_checkpoint, restore_rng,
                                               save_checkpoint)
@@ -42,7 +43,7 @@ from ser_pipeline.training.training_model import TrainingModel
 class TrainResult:
     """What a finished run leaves behind."""
 
-    export_dir: Path | None  # None on ranks other than 0, and for a run stopped early
+    export_dir: Path | None  # None on ranks other than 0, and for a run stopped early; a UPath on a store
     steps: int
     final_loss: float
     val_micro_f1: float | None
@@ -96,6 +97,9 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
           stop_after_steps: int | None = None, cache=None) -> TrainResult:
     """Train an :class:`EmotionModel` on ``train_table`` and export it to ``out_dir/export``.
 
+    ``out_dir`` may be a URL (``s3://...``): checkpoints and the export are uploaded there and
+    ``cfg.resume`` looks for the newest valid checkpoint there.
+
     Paper §2.3-2.6: Algorithm 1 windows of augmented clips, Whisper encoder + per-frame heads,
     CE_emo with soft targets plus the adversarial domain term, AdamW with a one-cycle cosine
     schedule, gradient accumulation growing by epoch. Under torchrun each rank packs its own
@@ -120,9 +124,12 @@ def train(cfg: TrainConfig, train_table: pd.DataFrame, val_table: pd.DataFrame |
     cb = callback or PrintCallback()
     dist, device = setup_distributed(cfg.device)
     seed_everything(cfg.seed)  # same on every rank: identical initial weights
-    out_dir = Path(out_dir)
+    out_dir = location(out_dir, "out_dir")  # a URL: checkpoints and export go to the store
     ckpt_dir = out_dir / "checkpoints"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if is_remote(out_dir):
+        check_access(out_dir)  # a missing bucket or bad credentials stop here, before any training
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
     train_table = train_table.reset_index(drop=True)
 
     # --- data: each rank packs its own shard of the duration-sorted table
