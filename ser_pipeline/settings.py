@@ -10,8 +10,9 @@ variable                     meaning                                     default
 ===========================  ==========================================  =========================
 ``SER_DATA_DIR``             tables, models, MLflow store and artifacts  ``./data``
                              (a path or an ``s3://`` / fsspec URL)
-``SER_SCRATCH_DIR``          local scratch for files staged before an    ``$TMPDIR``
-                             upload to an object-storage data folder
+``SER_SCRATCH_DIR``          node-local scratch: files staged before an  ``<tmp>/ser-scratch``
+                             upload, block cache of audio-cache shards
+                             streamed from object storage
 ``SER_CORPORA_ROOT``         one folder per corpus registry name (a      ``./corpora``
                              path or an ``s3://`` / fsspec URL)
 ``MLFLOW_TRACKING_URI``      the MLflow tracking store                   ``sqlite:///<data>/mlflow.db``
@@ -26,9 +27,6 @@ variable                     meaning                                     default
 ``SER_TRAIN_SCHEDULE``       ``on``: ``weekly_training`` runs            off
 ``SER_TRAIN_RUN_CONFIG``     YAML/JSON run config automated training     the last successful
                              uses                                        training run's config
-``SER_SCRATCH_DIR``          node-local scratch: block cache of audio    ``<tmp>/ser-scratch``
-                             cache shards streamed from object storage,
-                             files staged before an upload
 ===========================  ==========================================  =========================
 """
 
@@ -76,11 +74,13 @@ def data_dir(override: str | Path | None = None, setting: str = "resources.data_
 
 
 def scratch_dir() -> Path:
-    """A local folder for files staged before they are uploaded to an object-storage data folder
-    (a scan's rows, a table before its PUT): ``$SER_SCRATCH_DIR``, else the system temporary
-    folder (``$TMPDIR``). Absolute and created; a URL is a ``ValueError`` naming the variable."""
+    """The node-local scratch folder: files staged before they are uploaded to object storage (a
+    scan's rows, a table before its PUT, a cache build, a checkpoint) and the block cache of
+    audio-cache shards streamed from a bucket. ``$SER_SCRATCH_DIR``, else
+    ``<system tmp ($TMPDIR)>/ser-scratch``. Absolute and created; a URL is a ``ValueError``
+    naming the variable."""
     raw = os.environ.get("SER_SCRATCH_DIR", "").strip()
-    root = as_root(raw, "SER_SCRATCH_DIR") if raw else Path(tempfile.gettempdir()).resolve()
+    root = as_root(raw, "SER_SCRATCH_DIR") if raw else Path(tempfile.gettempdir()).resolve() / "ser-scratch"
     if is_remote(root):
         raise ValueError(f"SER_SCRATCH_DIR={raw}: the scratch folder must be on this machine")
     root.mkdir(parents=True, exist_ok=True)
@@ -199,15 +199,3 @@ def train_run_config_path() -> Path | None:
     absolute, or None (then the last successful training run's config is reused)."""
     raw = os.environ.get("SER_TRAIN_RUN_CONFIG", "").strip()
     return Path(raw).expanduser().resolve() if raw else None
-
-
-def scratch_dir() -> Path:
-    """Node-local scratch folder, absolute: ``$SER_SCRATCH_DIR``, else ``<system tmp>/ser-scratch``.
-    Holds the block cache of audio-cache shards read from object storage and files staged for
-    an upload; it must be a local disk (a URL is a ``ValueError``). Created here."""
-    import tempfile
-
-    value = os.environ.get("SER_SCRATCH_DIR") or os.path.join(tempfile.gettempdir(), "ser-scratch")
-    path = local_root(value, "SER_SCRATCH_DIR")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
