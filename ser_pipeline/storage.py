@@ -330,6 +330,54 @@ def put_folder(local: Path, dest: StoragePath, *, last: str) -> None:
     put_file(local / last, dest / last)
 
 
-__all__ = ["PROBE_BLOCK_BYTES", "Listed", "RemoteFile", "StorageError", "StoragePath", "as_root", "check_access",
+def local_copy(value: str | PurePath | StoragePath, scratch: Path | None = None) -> Path:
+    """A local path holding ``value``: a local path as it is, an object or folder on object
+    storage downloaded once into ``<scratch>/copies/<hash of the URL>`` (for libraries that only
+    read local files: safetensors, MLflow's ``log_artifacts``, the model registry).
+
+    The copy is made in a temporary folder and renamed into place, so a copy cut short is never
+    reused; an existing complete copy is reused (exports and checkpoints are never rewritten
+    under the same URL). ``scratch`` defaults to :func:`ser_pipeline.settings.scratch_dir`."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    loc = location(value)
+    if not is_remote(loc):
+        return Path(loc)
+    if scratch is None:
+        from ser_pipeline import settings
+
+        scratch = settings.scratch_dir()
+    url = str(loc).rstrip("/")
+    dest = scratch / "copies" / hashlib.sha256(url.encode()).hexdigest()[:16] / url.rsplit("/", 1)[-1]
+    if dest.exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".copy-"))
+    fs, path = loc.fs, loc.path
+    try:
+        if fs.isdir(path):
+            for key in fs.find(path):
+                target = tmp / "x" / key[len(path.rstrip("/")) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(key, str(target))
+        else:
+            fs.get_file(path, str(tmp / "x"))
+        try:
+            os.replace(tmp / "x", dest)
+        except OSError:  # another process finished the same copy first
+            if not dest.exists():
+                raise
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise StorageError(describe_error(url, exc)) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+__all__ = ["local_copy", "PROBE_BLOCK_BYTES", "Listed", "RemoteFile", "StorageError", "StoragePath", "as_root", "check_access",
            "describe_error", "fs_and_path", "is_remote", "is_remote_path", "is_url", "list_files", "location",
            "open_for_probe", "put_file", "put_folder", "read_bytes", "write_bytes"]

@@ -73,6 +73,20 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
         np.testing.assert_array_equal(again.get(uid), a.get(uid))
     assert counter.counts["GetObject"] == 0, counter.counts
 
+    # once every block of a shard is on this node, fsspec hands back its local copy (a plain
+    # file, no block map): it is memory-mapped instead (the evaluation after a training run)
+    from ser_pipeline.audio.remote_shard import RemoteShard
+
+    local_shard = np.load(tmp_path / "cache" / "tess" / "shard_00000.npy", mmap_mode="r")
+    url = f"s3://{bucket}/cache/tess/shard_00000.npy"
+    tag = s3.fs().info(url)["ETag"]
+    first = RemoteShard(url, tag, tmp_path / "whole")
+    np.testing.assert_array_equal(first[0:len(local_shard)], local_shard)
+    first._file.close()  # what a process's exit does: fsspec records the shard as complete
+    whole = RemoteShard(url, tag, tmp_path / "whole")
+    np.testing.assert_array_equal(whole[5:len(local_shard)], local_shard[5:])
+    assert whole._whole is not None
+
 
 def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus):
     """A rebuild deletes the old index before its first shard goes up: while shards are being

@@ -13,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ser_pipeline.defs.cache import CACHE_ASSETS
 from ser_pipeline.defs.checks import CHECKS
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, corpus_key
 from ser_pipeline.defs.io import ParquetIOManager
@@ -28,7 +27,6 @@ ASSETS = [*CORPORA, label_intensity, smoothed_labels, splits]
 # the checks of these assets, reject_share among them (it reads the rejects tables)
 ASSET_CHECKS = [c for c in CHECKS if {k.asset_key for k in c.check_keys} & {k for a in ASSETS for k in a.keys}]
 RAVDESS = next(a for a in CORPORA if corpus_key("ravdess") in a.keys)
-RAVDESS_CACHE = next(a for a in CACHE_ASSETS if dg.AssetKey(["audio_cache", "ravdess"]) in a.keys)
 
 
 def _resources() -> dict:
@@ -129,18 +127,39 @@ def test_a_missing_data_bucket_stops_at_resource_setup_naming_url_and_cause(s3, 
     assert not _url_folders(tmp_path)
 
 
-def test_a_step_that_needs_a_local_folder_stops_with_one_line(s3, corpus_factory, tmp_path, monkeypatch):
+@pytest.mark.e2e
+def test_the_whole_graph_runs_with_corpora_and_data_in_a_bucket(s3, tmp_path, monkeypatch, read_only_cwd):
+    """Corpora, tables, audio cache, training (through Pipes: a subprocess reading its spec, table
+    and cache from the bucket), export, evaluation reports and MLflow artifacts, all in the bucket."""
+    from ser_pipeline.definitions import ASSETS as ALL_ASSETS
+    from ser_pipeline.synth import synth_corpus
+
+    from pipeline_helpers import TINY_TRAIN
+
+    local = tmp_path / "corpora"
+    for name in ("ravdess", "crema_d", "emodb"):
+        synth_corpus(name, local / name, speakers=2, per_class=1)
     bucket = s3.new_bucket()
-    s3.upload(corpus_factory("ravdess", speakers=1, per_class=1), f"s3://{bucket}/corpora/ravdess")
-    monkeypatch.chdir(tmp_path)
+    s3.upload(local, f"s3://{bucket}/corpora")
     monkeypatch.setenv("SER_CORPORA_ROOT", f"s3://{bucket}/corpora")
     monkeypatch.setenv("SER_DATA_DIR", f"s3://{bucket}/data")
-    result = _materialize([RAVDESS, RAVDESS_CACHE], [], raise_on_error=False)
-    assert result.asset_materializations_for_node(RAVDESS.op.name)  # the table is in the bucket
-    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.step_failure_data.user_failure_data.description
-    assert message == (f"the audio cache does not run on object storage yet: the data folder is s3://{bucket}/data; "
-                       "set SER_DATA_DIR (resources.data_dir.config.path) to a local or mounted folder to run it")
+    monkeypatch.setenv("SER_SCRATCH_DIR", str(tmp_path / "scratch"))
+    resources = {**_resources(), "pipes_subprocess_client": dg.PipesSubprocessClient()}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([*ALL_ASSETS, *CHECKS], instance=instance, resources=resources,
+                                run_config={"ops": {"emotion_model": {"config": TINY_TRAIN}}})
+    assert result.success
+    run = result.run_id
+    keys = set(s3.fs().find(f"{bucket}/data"))
+    for key in ("assets/splits.parquet", "audio_cache/ravdess/index.parquet", f"models/{run}/spec.yaml",
+                f"models/{run}/export/model.safetensors", f"reports/{run}/MODEL_CARD.md", "rejects/crema_d.parquet"):
+        assert f"{bucket}/data/{key}" in keys, key
+    model_run = result.output_for_node("emotion_model")["mlflow_run_id"]
+    artifacts = [k for k in keys if k.startswith(f"{bucket}/data/mlartifacts/") and model_run in k]
+    assert any(k.endswith("model/model.safetensors") for k in artifacts)  # MLflow's artifacts in the bucket
+    assert any(k.endswith("report/MODEL_CARD.md") for k in artifacts)
+    report = result.output_for_node("evaluation_report")
+    assert report["dir"] == f"s3://{bucket}/data/reports/{run}"
     assert not _url_folders(tmp_path)
 
 

@@ -43,12 +43,12 @@ class RemoteShard:
         self.url, self.tag, self.block_size = url, tag, int(block_size)
         key = hashlib.sha256(f"{url}\0{tag}\0{self.block_size}".encode()).hexdigest()[:24]
         self.store = Path(scratch) / "blockcache" / key
-        self._fs = self._file = None  # opened in the process that reads
+        self._fs = self._file = self._whole = None  # opened in the process that reads
         self._pid = -1  # the process that opened them: a forked child opens its own
         self._offset, self._dtype = 0, None
 
     def __getstate__(self):
-        return {**self.__dict__, "_fs": None, "_file": None}
+        return {**self.__dict__, "_fs": None, "_file": None, "_whole": None}
 
     def _open(self):
         import fsspec
@@ -72,6 +72,11 @@ class RemoteShard:
         if len(shape) != 1 or fortran:
             raise ValueError(f"{self.url}: not a 1-D audio shard (shape {shape})")
         self._fs, self._file, self._offset, self._dtype, self._pid = fs, f, f.tell(), dtype, os.getpid()
+        self._whole = None
+        if not hasattr(f, "cache"):
+            # every block already on this node: fsspec hands back the local copy itself (a plain
+            # file), which is memory-mapped like a local shard
+            self._whole = np.memmap(f.name, dtype=dtype, mode="r", offset=self._offset, shape=shape)
         return f
 
     def __getitem__(self, sl: slice) -> np.ndarray:
@@ -79,6 +84,8 @@ class RemoteShard:
         # whose filesystem's event loop thread did not survive the fork: open anew
         f = self._file if self._pid == os.getpid() else self._open()
         start, stop = sl.start or 0, sl.stop
+        if self._whole is not None:
+            return self._whole[start:stop]
         itemsize = self._dtype.itemsize
         a, n = self._offset + start * itemsize, (stop - start) * itemsize
         if n <= 0:

@@ -17,7 +17,9 @@ class CacheConfig(dg.Config):
 
 
 def cache_dir(data_dir: DataDirResource):
-    return data_dir.local_base("the audio cache") / "audio_cache"
+    """``<data>/audio_cache``: a local folder, or a prefix on object storage (shards uploaded,
+    the index last; read through a node-local block cache, see ser_pipeline/audio/cache.py)."""
+    return data_dir.base() / "audio_cache"
 
 
 def audio_cache(data_dir: DataDirResource, roots: dict, use: bool = True):

@@ -3,10 +3,14 @@ whole Table 2 + heatmap + confusion matrices) and ``temporal_evaluation`` (emoti
 all logged to the emotion model's MLflow run."""
 
 
+import shutil
+from pathlib import Path
+
 import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ser_pipeline import storage
 from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
@@ -154,7 +158,11 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
         raise dg.Failure("no evaluation set has rows")
     trained = {s: r["trained"] for s, r in present.items()}
     random = {s: r["random_head"] for s, r in present.items()}
-    out_dir = data_dir.local_base("evaluation_report") / "reports" / context.run_id
+    dest = data_dir.base() / "reports" / context.run_id
+    # written locally (plots need files); on object storage staged, then uploaded as one folder
+    remote = storage.is_remote(dest)
+    out_dir = data_dir.staging_dir() / f"report-{context.run_id}" if remote else dest
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_report(trained, out_dir, random=random)
     table_md = table_markdown(build_table2(trained, random))
     meta = read_export_meta(emotion_model["export_dir"])
@@ -171,7 +179,11 @@ def evaluation_report(context: dg.AssetExecutionContext, emotion_model: dict, sp
                                  "model_card": dg.MetadataValue.md(card),
                                  **report_images(paths),
                                  "mlflow_run_id": mlflow_run_link(mlflow, emotion_model["mlflow_run_id"])})
-    return {"dir": str(out_dir), "files": {k: str(v) for k, v in paths.items()},
+    if remote:  # the model card last: a report folder holding it is whole
+        storage.put_folder(out_dir, dest, last="MODEL_CARD.md")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        paths = {k: dest / Path(v).name for k, v in paths.items()}
+    return {"dir": str(dest), "files": {k: str(v) for k, v in paths.items()},
             "table2": format_table2(build_table2(trained, random)).to_dict()}
 
 

@@ -79,7 +79,7 @@ class StudyReportConfig(dg.Config):
 
 def study_base(data_dir: DataDirResource) -> Path:
     """The data folder of the studies, which still write local files (a Failure on object storage)."""
-    return data_dir.local_base("the studies (experiments)")
+    return data_dir.local_base("a study step (ablation, LOCO, few-shot)")
 
 
 def records_dir(data_dir: DataDirResource, kind: str, study: str) -> Path:

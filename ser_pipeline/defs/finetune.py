@@ -7,6 +7,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from ser_pipeline import storage
 from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES, corpus_key
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
@@ -56,7 +57,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
     cfg = to_train_config(config, {"use_audio_cache"})
     tracking_uri = mlflow.ensure_available(context.log)
     roots = corpora.roots(CORPUS_NAMES)
-    out_dir = data_dir.local_base("the Hume fine-tune") / "models" / f"hume_{context.run_id}"
+    out_dir = data_dir.base() / "models" / f"hume_{context.run_id}"  # a folder, or a prefix in a bucket
     tags = {"dagster_run_id": context.run_id, "asset_key": "hume_prosody_model",
             "mlflow.parentRunId": emotion_model["mlflow_run_id"]}
     with mlflow.run(run_name=f"hume_prosody-{context.run_id[:8]}", tags=tags) as run_id:
@@ -68,7 +69,7 @@ def hume_prosody_model(context: dg.AssetExecutionContext, config: HumeFinetuneCo
                                      roots, cols, cfg, out_dir, callback=DagsterMlflowCallback(context, mlflow, run_id),
                                      cache=audio_cache(data_dir, roots, config.use_audio_cache),
                                      devel_scorer=regression_metrics)
-        mlflow.log_artifacts(run_id, result.export_dir, "model")
+        mlflow.log_artifacts(run_id, storage.local_copy(result.export_dir), "model")
     context.add_output_metadata({"mlflow_run_id": run_id, "mlflow_tracking_uri": tracking_uri,
                                  "export_dir": dg.MetadataValue.path(str(result.export_dir)),
                                  "steps": result.steps, "final_mse": result.final_loss})
@@ -97,17 +98,19 @@ def hume_prosody_devel(context: dg.AssetExecutionContext, hume_prosody_model: di
     pred = clip_sigmoid(model, devel, roots, cache=cache)
     metrics = regression_metrics(pred, devel[cols].to_numpy(dtype=np.float32), meta["labels"])
     test = hume[hume["official_split"] == "test"]
-    out = data_dir.local_base("the Hume fine-tune") / "reports" / context.run_id / "hume_prosody_test_predictions.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = data_dir.base() / "reports" / context.run_id / "hume_prosody_test_predictions.csv"
+    if not storage.is_remote(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
     test_pred = clip_sigmoid(model, test, roots, cache=cache) if len(test) else np.zeros((0, len(cols)))
-    pd.DataFrame(test_pred, columns=meta["labels"]).assign(utterance_id=test["utterance_id"].to_numpy())[
-        ["utterance_id", *meta["labels"]]].to_csv(out, index=False, float_format="%.6f")
+    csv_text = pd.DataFrame(test_pred, columns=meta["labels"]).assign(utterance_id=test["utterance_id"].to_numpy())[
+        ["utterance_id", *meta["labels"]]].to_csv(index=False, float_format="%.6f")
+    storage.write_bytes(out, csv_text.encode())
     run_id = hume_prosody_model["mlflow_run_id"]
     flat = {"hume/devel/pearson_mean": metrics["pearson_mean"], "hume/devel/spearman_mean": metrics["spearman_mean"],
             "hume/devel/argmax_micro_f1": metrics["argmax_micro_f1"]}
     flat.update({f"hume/devel/pearson_{k}": v for k, v in metrics["pearson"].items() if np.isfinite(v)})
     mlflow.log_metrics(run_id, flat)
-    mlflow.log_artifact(run_id, out, "predictions")
+    mlflow.log_artifact(run_id, storage.local_copy(out), "predictions")
     context.add_output_metadata({
         "pearson_mean": round(metrics["pearson_mean"], 4), "spearman_mean": round(metrics["spearman_mean"], 4),
         "argmax_micro_f1": round(metrics["argmax_micro_f1"] * 100, 2), "n_devel": len(devel), "n_test": len(test),

@@ -8,6 +8,7 @@ the Dagster log and, live, in the MLflow run that this asset opens.
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import dagster as dg
 import pandas as pd
 import yaml
 
+from ser_pipeline import storage
 from ser_pipeline.defs.cache import audio_cache, cache_dir
 from ser_pipeline.defs.corpora import CORPUS_NAMES
 from ser_pipeline.defs.io import write_parquet
@@ -133,7 +135,7 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
     if launch.distributed and config.launcher != "pipes" and not config.model_file:
         raise dg.Failure(f"emotion_model.launcher: in_process runs one process; nproc_per_node="
                          f"{launch.nproc_per_node} and nnodes={launch.nnodes} need launcher: pipes")
-    run_dir = data_dir.local_base("training (emotion_model)") / "models" / context.run_id
+    run_dir = data_dir.base() / "models" / context.run_id  # a folder, or a prefix in a bucket
     die_with_run()  # a step process of a killed run stops (and its training child with it)
     tracking_uri = mlflow.ensure_available(context.log)  # fail fast, before hours of training
     mlflow.fail_orphaned_runs(lambda run_id: _run_over(context.instance, run_id), context.log)
@@ -145,8 +147,16 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
             "corpus_roots": roots, "out_dir": str(run_dir), "train": cfg.to_dict(),
             "audio_cache": str(cache_dir(data_dir)) if config.use_audio_cache else None,
             "launch": launch.to_dict()}
-    (run_dir / "spec.yaml").write_text(yaml.safe_dump(spec))
-    (run_dir / RESULT_FILE).unlink(missing_ok=True)
+    spec_text = yaml.safe_dump(spec)
+    if not storage.is_remote(run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
+    storage.write_bytes(run_dir / "spec.yaml", spec_text.encode())
+    # MLflow logs local files: the spec's copy in the step's staging folder
+    spec_copy = data_dir.staging_dir() / f"spec-{context.run_id}" / "spec.yaml"
+    spec_copy.parent.mkdir(parents=True, exist_ok=True)
+    spec_copy.write_text(spec_text)
+    if (run_dir / RESULT_FILE).exists():
+        (run_dir / RESULT_FILE).unlink()
     tags = {"dagster_run_id": context.run_id, "asset_key": "emotion_model", "mlflow.source.name": "ser_pipeline"}
     if config.model_file:
         tags["ser.model_file"] = str(config.model_file)
@@ -173,13 +183,15 @@ def emotion_model(context: dg.AssetExecutionContext, config: EmotionModelConfig,
                       cache=audio_cache(data_dir, roots, config.use_audio_cache))
             result = {"export_dir": str(r.export_dir), "steps": r.steps, "val_micro_f1": r.val_micro_f1,
                       "final_loss": r.final_loss, "seconds": r.seconds}
-        mlflow.log_artifacts(run_id, result["export_dir"], "model")
-        mlflow.log_artifact(run_id, run_dir / "spec.yaml")
+        export_local = storage.local_copy(result["export_dir"])  # the export itself when local
+        mlflow.log_artifacts(run_id, export_local, "model")
+        mlflow.log_artifact(run_id, spec_copy)
+        shutil.rmtree(spec_copy.parent, ignore_errors=True)
         registered = None
         if config.register_model:
             from ser_pipeline.defs.mlflow_model import register_export
 
-            registered = register_export(context, table, roots, result["export_dir"], tracking_uri, run_id)
+            registered = register_export(context, table, roots, str(export_local), tracking_uri, run_id)
         mlflow.log_metrics(run_id, {"train/final_loss": result["final_loss"], "train/seconds": result["seconds"]})
     value = {"export_dir": result["export_dir"], "mlflow_run_id": run_id, "steps": int(result["steps"]),
              "val_micro_f1": result.get("val_micro_f1"),

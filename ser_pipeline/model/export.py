@@ -23,7 +23,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 from ser_pipeline.emotions import CLASSES
 from ser_pipeline.model.emotion_model import EmotionModel
 from ser_pipeline.model.release import is_release_file, read_release
-from ser_pipeline.storage import is_remote, location, put_folder
+from ser_pipeline.storage import is_remote, local_copy, location, put_folder
 
 EXPORT_WEIGHTS = "model.safetensors"
 EXPORT_META = "ser_model.json"
@@ -89,7 +89,7 @@ def read_export_meta(export_dir: str | Path) -> dict:
     Raises:
         FileNotFoundError: naming the folder when it holds no export.
     """
-    export_dir = Path(export_dir)
+    export_dir = local_copy(export_dir)  # an export in a bucket: downloaded once
     if (export_dir / EXPORT_META).exists():
         meta = json.loads((export_dir / EXPORT_META).read_text())
         meta.setdefault("task", "emotion")
@@ -106,8 +106,11 @@ def load_model(export_dir: str | Path, device: str | torch.device = "cpu") -> tu
 
     Raises:
         ValueError: a label order other than ours, or weights that do not fit the config.
+
+    ``export_dir`` may be on object storage (``s3://...``): it is downloaded once into the scratch
+    folder (:func:`ser_pipeline.storage.local_copy`).
     """
-    export_dir = Path(export_dir)
+    export_dir = local_copy(export_dir)
     if is_release_file(export_dir):
         model, meta = read_release(export_dir)
         return model.to(device), meta

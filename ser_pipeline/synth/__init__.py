@@ -22,7 +22,9 @@ SYNTHETIC_MARKER = ".ser_synthetic"
 
 def is_synthetic(root: str | Path) -> bool:
     """Whether the corpus folder ``root`` was written by :func:`synth_corpus`."""
-    return (Path(root) / SYNTHETIC_MARKER).is_file()
+    from ser_pipeline.storage import location
+
+    return (location(root) / SYNTHETIC_MARKER).is_file()
 
 
 def synth_corpus(name: str, out: str | Path, *, seed: int = 0, speakers: int | None = None,

@@ -26,6 +26,7 @@ from ser_pipeline.audio.specaugment import SpecAugmentConfig
 from ser_pipeline.model.clips import clip_sigmoid
 from ser_pipeline.model.emotion_model import EmotionModel, span_mean_logits
 from ser_pipeline.model.export import export_model, load_model
+from ser_pipeline.storage import location
 from ser_pipeline.training.callbacks import PrintCallback, TrainCallback
 from ser_pipeline.training.config import TrainConfig
 from ser_pipeline.training.packed_data import PackedWindowStream, window_loader
@@ -100,7 +101,7 @@ def finetune_regression(export_dir: str | Path, train_table: pd.DataFrame, devel
             p = clip_sigmoid(model, devel_table, corpus_roots, cache=cache)
             devel = devel_scorer(p, devel_table[list(target_columns)].to_numpy(dtype=np.float32), names)
         cb.on_epoch(epoch, {"finetune/mse": loss_v, **({"devel/pearson_mean": devel["pearson_mean"]} if devel else {})})
-    export = export_model(model, Path(out_dir) / "export", task="regression", labels=names,
+    export = export_model(model, location(out_dir) / "export", task="regression", labels=names,
                           target_columns=list(target_columns), base_model=str(export_dir),
                           train_config=cfg.to_dict())
     return FinetuneResult(export, step, loss_v, devel, time.time() - t0, model)
