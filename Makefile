@@ -45,9 +45,10 @@ demo-pretrained: whisper-base
 	$(VENV)/bin/dagster job execute -m ser_pipeline.definitions -j full_pipeline -c configs/demo_pretrained.yaml
 	$(PY) -m ser_pipeline.defs.demo_summary
 
-# Everything (CI runs this), with the 15 slowest tests listed at the end.
+# Everything (CI runs this) in $(SER_TEST_WORKERS) pytest-xdist processes, with the 15 slowest tests listed at the end.
+SER_TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(SER_TEST_WORKERS) --durations=15
 
 # The unit tier for a quick loop (< 2 min): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
 # subprocesses (marked `e2e`), nor the few unit tests over 10 s (marked `slow`; see pyproject.toml).

@@ -178,13 +178,16 @@ def _cmd_train_node_command(args: argparse.Namespace) -> int:
     from ser_pipeline.training.config import load_config_file
     from ser_pipeline.training.launch import Launch, node_command
 
-    spec = Path(args.spec).expanduser().resolve()
+    from ser_pipeline.storage import is_url
+
+    # a spec in a bucket keeps its URL (every node reads it from there)
+    spec = args.spec if is_url(args.spec) else Path(args.spec).expanduser().resolve()
     try:
         launch = Launch.from_dict(load_config_file(spec).get("launch"))
         launch.validate(prefix=f"{spec}: launch.")
     except (OSError, ValueError, TypeError) as exc:
         raise SystemExit(f"ser train-node-command: {exc}") from None
-    # same spec path: every node must see the spec (and the tables it names) at this path
+    # same spec path or URL: every node must see the spec (and the tables it names) there
     print(shlex.join(node_command(str(spec), launch, python=args.python)))
     return 0
 

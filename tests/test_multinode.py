@@ -101,7 +101,9 @@ def _weights(export: Path) -> dict:
 
 
 @pytest.mark.e2e
-def test_two_nodes_train_the_same_model_as_one_node_with_two_processes(corpus_factory, tmp_path, capsys):
+def test_two_nodes_train_the_same_model_as_one_node_with_two_processes(corpus_factory, tmp_path, capsys, s3):
+    """The two nodes train from a bucket (spec, table, corpus and output all ``s3://``), as on a
+    cluster without a shared volume; the one-node run reads local folders. Same weights."""
     from ser_pipeline.corpora import get_spec, read_corpus
     from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
     from ser_pipeline.labels.splits import assign_splits
@@ -120,7 +122,15 @@ def test_two_nodes_train_the_same_model_as_one_node_with_two_processes(corpus_fa
     # node gets global rank 0 must not crash); node 1 runs what `ser train-node-command` prints
     two = Launch(nproc_per_node=1, nnodes=2, rdzv_endpoint=f"127.0.0.1:{_free_port()}", rdzv_id="multinode-test",
                  rdzv_timeout_s=120)
-    spec = _write_spec(tmp_path / "two_nodes.yaml", base, tmp_path / "two_nodes", two)
+    bucket = s3.new_bucket()
+    fs = s3.fs()
+    s3.upload(root, f"s3://{bucket}/corpora/ravdess")
+    fs.put_file(str(tmp_path / "splits.parquet"), f"{bucket}/splits.parquet")
+    in_bucket = {**base, "splits_table": f"s3://{bucket}/splits.parquet",
+                 "corpus_roots": {"ravdess": f"s3://{bucket}/corpora/ravdess"},
+                 "out_dir": f"s3://{bucket}/two_nodes", "launch": two.to_dict()}
+    spec = f"s3://{bucket}/two_nodes.yaml"
+    fs.pipe(f"{bucket}/two_nodes.yaml", yaml.safe_dump(in_bucket).encode())
     assert ser(["train-node-command", str(spec), "--python", PY]) == 0
     joiner = shlex.split(capsys.readouterr().out)
     nodes = [subprocess.Popen(cmd, env=_env(tmp_path / f"tmp{i}"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -132,7 +142,9 @@ def test_two_nodes_train_the_same_model_as_one_node_with_two_processes(corpus_fa
     # launcher whose node did not get rank 0
     printed = [json.loads(line) for out, _ in outs for line in out.splitlines() if line.startswith('{"export_dir"')]
     assert len(printed) == 1
-    assert json.loads((tmp_path / "two_nodes" / RESULT_FILE).read_text()) == printed[0]
+    assert json.loads(fs.cat_file(f"{bucket}/two_nodes/{RESULT_FILE}")) == printed[0]
+    fs.get(f"{bucket}/two_nodes/export/", str(tmp_path / "two_nodes" / "export") + "/", recursive=True)
+    assert not [d for d, dirs, _ in os.walk(tmp_path) for n in dirs if n.endswith(":")]  # no ./s3:/ folder
 
     one = Launch(nproc_per_node=2)
     spec1 = _write_spec(tmp_path / "one_node.yaml", base, tmp_path / "one_node", one)
