@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,12 @@ REPO = Path(__file__).resolve().parents[1]
 DOCKER = REPO / "docker"
 COMPOSE = DOCKER / "compose.yaml"
 COMPOSE_GPU = DOCKER / "compose.gpu.yaml"
-K8S_EXECUTOR = REPO / "deploy" / "k8s" / "k8s_job_executor.yaml"
+K8S = REPO / "deploy" / "k8s"
+K8S_EXECUTOR = K8S / "k8s_job_executor.yaml"
+K8S_EXECUTOR_OBJECT_STORAGE = K8S / "k8s_job_executor_object_storage.yaml"
+K8S_VALUES = K8S / "values.yaml"
+K8S_VALUES_OBJECT_STORAGE = K8S / "values-object-storage.yaml"
+K8S_MLFLOW_OBJECT_STORAGE = K8S / "mlflow-object-storage.yaml"
 DEPLOY_YAML = sorted([*DOCKER.glob("*.yaml"), *(REPO / "deploy").rglob("*.yaml")])
 
 GPU = "nvidia.com/gpu"
@@ -96,6 +102,49 @@ def _find_key(obj, key: str) -> list:
     return found
 
 
+def _helm_merge(base: dict, overlay: dict) -> dict:
+    """Values as Helm combines two `-f` files: maps merge key by key, a later list or scalar replaces
+    the earlier one, and a null deletes the key."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _helm_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _object_storage_values() -> dict:
+    """`helm -f deploy/k8s/values.yaml -f deploy/k8s/values-object-storage.yaml`, merged."""
+    return _helm_merge(yaml.safe_load(K8S_VALUES.read_text()), yaml.safe_load(K8S_VALUES_OBJECT_STORAGE.read_text()))
+
+
+def _user_deployment(values: dict) -> dict:
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    return deployment
+
+
+def _env(container: dict) -> dict[str, dict]:
+    """A container's (or chart deployment's) `env` list as {name: entry}."""
+    return {e["name"]: e for e in container.get("env") or []}
+
+
+def _manifest(kind: str, name: str) -> dict:
+    """The object of ``kind``/``name`` in deploy/k8s/mlflow-object-storage.yaml."""
+    for doc in yaml.safe_load_all(K8S_MLFLOW_OBJECT_STORAGE.read_text()):
+        if doc["kind"] == kind and doc["metadata"]["name"] == name:
+            return doc
+    raise AssertionError(f"no {kind} {name!r} in {K8S_MLFLOW_OBJECT_STORAGE.relative_to(REPO)}")
+
+
+def _full_pipeline_op_names() -> set[str]:
+    from ser_pipeline.definitions import defs
+
+    return {n.name for n in defs.resolve_job_def("full_pipeline").graph.node_defs}
+
+
 def dockerfile_install_line() -> str:
     """The Dockerfile's project install command (the `RUN pip install ... -e ...` line), without RUN."""
     lines = [ln.strip() for ln in (DOCKER / "Dockerfile").read_text().splitlines()]
@@ -160,20 +209,23 @@ def test_compose_has_no_default_secret():
 
 def test_k8s_values_reference_kubernetes_secrets():
     """The Helm values carry no password: the chart and its bundled Postgres read an existing Secret."""
-    values = yaml.safe_load((REPO / "deploy" / "k8s" / "values.yaml").read_text())
+    values = _object_storage_values()  # the base values with the object-storage overlay on top
     secret = values["global"]["postgresqlSecretName"]
     assert values["generatePostgresqlPasswordSecret"] is False
     assert values["postgresql"].get("existingSecret") == secret
-    leaked = [".".join(p) for p, _ in _strings(values) if p and SECRET_KEY.search(p[-1]) and not p[-1].endswith(
-        ("SecretName", "existingSecret", "Secrets"))]
-    assert not leaked, f"secret values in deploy/k8s/values.yaml: {leaked}"
+    for path in (K8S_VALUES, K8S_VALUES_OBJECT_STORAGE, K8S_MLFLOW_OBJECT_STORAGE):
+        for doc in yaml.safe_load_all(path.read_text()):
+            leaked = [".".join(p) for p, _ in _strings(doc) if p and SECRET_KEY.search(p[-1]) and not p[-1].endswith(
+                ("SecretName", "existingSecret", "Secrets"))]
+            assert not leaked, f"secret values in {path.relative_to(REPO)}: {leaked}"
     for path in DEPLOY_YAML:
         assert "change-me" not in path.read_text(), f"{path} still carries a placeholder password"
 
 
 @pytest.mark.parametrize("path", DEPLOY_YAML, ids=lambda p: str(p.relative_to(REPO)))
 def test_yaml_parses(path):
-    assert isinstance(yaml.safe_load(path.read_text()), dict), f"{path} is not a YAML mapping"
+    docs = list(yaml.safe_load_all(path.read_text()))  # a kubectl manifest may hold several documents
+    assert docs and all(isinstance(d, dict) for d in docs), f"{path} is not a YAML mapping (or a list of them)"
 
 
 def test_compose_has_every_service():
@@ -278,18 +330,118 @@ def test_k8s_executor_requests_gpu_only_for_emotion_model():
     assert pod["node_selector"] and any(t["key"] == GPU for t in pod["tolerations"])
 
 
-def test_k8s_executor_config_validates_against_the_job():
-    """With dagster-k8s installed (the `deploy` extra), the run config is valid for full_pipeline."""
+@pytest.mark.parametrize("path", [K8S_EXECUTOR, K8S_EXECUTOR_OBJECT_STORAGE], ids=lambda p: p.name)
+def test_k8s_executor_config_validates_against_the_job(path):
+    """With dagster-k8s installed (the `deploy` extra), the run config is valid for full_pipeline, and
+    every pod block in it (free-form in Dagster's schema) is a valid Kubernetes container / pod spec."""
     pytest.importorskip("dagster_k8s", reason="dagster-k8s (the `deploy` extra) is not installed")
     import dagster as dg
     from dagster_k8s import k8s_job_executor
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig
 
     from ser_pipeline.definitions import ASSETS, JOBS, RESOURCES
 
     job = dg.Definitions(assets=ASSETS, jobs=JOBS, resources=RESOURCES,
                          executor=k8s_job_executor).resolve_job_def("full_pipeline")
     assert "emotion_model" in {n.name for n in job.graph.node_defs}
-    dg.validate_run_config(job, yaml.safe_load(K8S_EXECUTOR.read_text()))
+    resolved = dg.validate_run_config(job, yaml.safe_load(path.read_text()))["execution"]["k8s"]
+    assert "emotion_model" in resolved["per_step_k8s_config"]
+    for name, block in [("step_k8s_config", resolved["step_k8s_config"]), *resolved["per_step_k8s_config"].items()]:
+        try:  # snake_case keys checked against the kubernetes client's V1Container / V1PodSpec models
+            UserDefinedDagsterK8sConfig.from_dict(block)
+        except Exception as exc:
+            raise AssertionError(f"{path.name}: {name}: {exc}") from None
+
+
+def test_k8s_object_storage_executor_sizes_every_corpus_scan_and_the_training_step():
+    """per_step_k8s_config is keyed by op name: every corpus scan (corpora__<name>) of full_pipeline has
+    CPUs and as many scan workers, no GPU; only emotion_model gets the GPU; every key is a real op.
+    Every step's pod asks for ephemeral storage (its scratch emptyDir lives on the node's disk)."""
+    cfg = yaml.safe_load(K8S_EXECUTOR_OBJECT_STORAGE.read_text())["execution"]["config"]
+    per_step = cfg["per_step_k8s_config"]
+    ops = _full_pipeline_op_names()
+    scans = {op for op in ops if op.startswith("corpora__") and op.split("__", 1)[1] in _corpus_names()}
+    assert scans and scans <= set(per_step), f"corpus scans without pod resources: {sorted(scans - set(per_step))}"
+    assert set(per_step) <= ops, f"per_step_k8s_config names no op of full_pipeline: {sorted(set(per_step) - ops)}"
+    for op in scans:
+        container = per_step[op]["container_config"]
+        cpus = int(container["resources"]["requests"]["cpu"])
+        assert cpus > 1 and _env(container)["SER_SCAN_WORKERS"]["value"] == str(cpus), (op, container)
+    gpu_steps = {op for op, c in per_step.items() if any(GPU in part for r in _find_key(c, "resources") for part in r.values())}
+    assert gpu_steps == {"emotion_model"}, f"GPU requested by {gpu_steps}, expected only emotion_model"
+    emotion = per_step["emotion_model"]
+    assert emotion["container_config"]["resources"]["limits"][GPU] == 1
+    assert any(t["key"] == GPU for t in emotion["pod_spec_config"]["tolerations"])
+    assert not any(GPU in part for r in _find_key(cfg["step_k8s_config"], "resources") for part in r.values())
+    for name, c in [("step_k8s_config", cfg["step_k8s_config"]), *per_step.items()]:
+        assert "ephemeral-storage" in c["container_config"]["resources"]["limits"], f"{name}: no ephemeral-storage limit"
+
+
+def _corpus_names() -> set[str]:
+    from ser_pipeline.corpora import REGISTRY
+
+    return set(REGISTRY)
+
+
+def test_k8s_object_storage_values_need_no_shared_volume():
+    """With the overlay on the base values: no PersistentVolumeClaim anywhere (so no ReadWriteMany
+    volume), corpora and data folder are bucket URLs the storage layer takes as object storage,
+    SER_SCRATCH_DIR is an emptyDir the run and step pods inherit, and the store's credentials come
+    from a Kubernetes Secret, never a literal."""
+    from ser_pipeline import storage
+
+    values = _object_storage_values()
+    assert not _find_key(values, "persistentVolumeClaim"), "the object-storage layout still mounts a PVC"
+    assert "ReadWriteMany" not in yaml.safe_dump(values)
+    deployment = _user_deployment(values)
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+    env = _env(deployment)
+    assert env["SER_EXECUTOR"]["value"] == "k8s"
+    for name in ("SER_CORPORA_ROOT", "SER_DATA_DIR"):
+        url = env[name]["value"]
+        assert url.startswith("s3://") and storage.is_remote(storage.as_root(url, name)), f"{name}={url}"
+    scratch = env["SER_SCRATCH_DIR"]["value"]
+    (mount,) = [m for m in deployment["volumeMounts"] if m["mountPath"] == scratch]
+    (volume,) = [v for v in deployment["volumes"] if v["name"] == mount["name"]]
+    assert "emptyDir" in volume, f"SER_SCRATCH_DIR={scratch} is not an emptyDir: {volume}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"]["key"] == name, env[name]
+    assert env["MLFLOW_TRACKING_URI"]["value"].startswith("http://")
+
+
+def test_k8s_object_storage_mlflow_keeps_artifacts_in_the_bucket():
+    """The MLflow server the values point at stores artifacts in the bucket, at the very location the
+    pipeline sets on its experiments for an s3:// data folder; its database password and the store's
+    credentials come from Secrets; the tracking URI's host and port are its Service's."""
+    from ser_pipeline import settings
+
+    env = _env(_user_deployment(_object_storage_values()))
+    tracking = urllib.parse.urlsplit(env["MLFLOW_TRACKING_URI"]["value"])
+    service = _manifest("Service", "mlflow")
+    assert tracking.hostname.split(".")[0] == service["metadata"]["name"]
+    assert tracking.port in {p["port"] for p in service["spec"]["ports"]}
+    (container,) = _manifest("Deployment", "mlflow")["spec"]["template"]["spec"]["containers"]
+    cmd = container["command"]
+    dest = cmd[cmd.index("--artifacts-destination") + 1]
+    assert dest == settings.default_artifact_location(env["SER_DATA_DIR"]["value"]), dest
+    assert "--serve-artifacts" in cmd
+    assert tracking.netloc in cmd[cmd.index("--allowed-hosts") + 1].split(","), "MLflow 3 would reject the Host header"
+    backend = cmd[cmd.index("--backend-store-uri") + 1]
+    assert backend.startswith("postgresql://") and not re.search(r"://[^/@]*:[^/@]*@", backend), backend
+    server_env = _env(container)
+    for name in ("PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert "value" not in server_env[name] and "secretKeyRef" in server_env[name]["valueFrom"], name
+
+
+def test_deploy_extra_installs_the_s3_client_mlflow_needs():
+    """MLflow's S3 artifact store imports boto3, which s3fs does not bring (it uses aiobotocore): the
+    image (`pip install -e '.[deploy]'`) must install it, or every artifact upload of the object-storage
+    layout fails in the step pods and the MLflow server."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["deploy"]]
+    assert any(re.match(r"boto3\b", req) for req in wanted), f"boto3 is in neither dependencies nor the deploy extra: {wanted}"
 
 
 def test_asset_op_tags_request_the_gpu():
