@@ -1,8 +1,6 @@
 """Declarative automation, observation fingerprints, the training sensor — with Dagster's own testing APIs."""
 
 import dataclasses
-import os
-import time
 from pathlib import Path
 
 import dagster as dg

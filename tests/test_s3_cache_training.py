@@ -7,7 +7,6 @@ there, and resumes from it, with the same weights as a local run. A local moto s
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 

@@ -3,7 +3,7 @@ with one listing per corpus and at most one GET per PCM file, and a store that c
 stops the run naming the URL and the cause. A local moto server (tests/s3_server.py) stands in
 for S3; nothing here reaches a real endpoint."""
 
-import dataclasses
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -17,7 +17,7 @@ from ser_pipeline.corpora.fingerprint import corpus_fingerprint
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, corpus_key
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
-from s3_server import RequestCounter
+from s3_server import AuthS3Server, RequestCounter
 
 RAVDESS = next(a for a in CORPUS_ASSETS if corpus_key("ravdess") in a.keys)
 
@@ -102,19 +102,23 @@ def test_a_corpus_asset_reads_a_bucket(s3, corpus_factory, tmp_path, monkeypatch
     assert not [d for d, dirs, _ in os.walk(tmp_path) for n in dirs if n.endswith(":")]  # no ./s3:/ folder
 
 
-@pytest.mark.parametrize("problem", ["missing_bucket", "unreachable"])
+@pytest.mark.parametrize("problem", ["missing_bucket", "unreachable", "wrong_credentials"])
 def test_a_store_that_cannot_be_used_stops_the_run_naming_url_and_cause(problem, s3, corpus_factory, tmp_path,
                                                                         monkeypatch):
     options = {}
-    if problem == "missing_bucket":
-        root, cause = "s3://no-such-bucket/corpora", "the bucket does not exist"
-    else:  # the endpoint from run config (storage_options) wins over the environment's
-        options = {"endpoint_url": "http://127.0.0.1:9", "config_kwargs": {"retries": {"max_attempts": 1}}}
-        root, cause = f"s3://{s3.new_bucket()}/corpora", "the endpoint is unreachable"
-    data = DataDirResource(path=str(tmp_path / "data"))
-    corpora = CorporaResource(root=root, storage_options=options)
-    result = dg.materialize([RAVDESS], resources={"io_manager": ParquetIOManager(data_dir=data), "data_dir": data,
-                                                   "corpora": corpora}, raise_on_error=False)
+    with contextlib.ExitStack() as stack:
+        if problem == "missing_bucket":
+            root, cause = "s3://no-such-bucket/corpora", "the bucket does not exist"
+        elif problem == "unreachable":  # the endpoint from run config (storage_options) wins over the environment's
+            options = {"endpoint_url": "http://127.0.0.1:9", "config_kwargs": {"retries": {"max_attempts": 1}}}
+            root, cause = f"s3://{s3.new_bucket()}/corpora", "the endpoint is unreachable"
+        else:
+            options = {"endpoint_url": stack.enter_context(AuthS3Server()), "key": "not-a-key", "secret": "not-a-secret"}
+            root, cause = "s3://any-bucket/corpora", "the credentials were rejected"
+        data = DataDirResource(path=str(tmp_path / "data"))
+        corpora = CorporaResource(root=root, storage_options=options)
+        result = dg.materialize([RAVDESS], resources={"io_manager": ParquetIOManager(data_dir=data), "data_dir": data,
+                                                       "corpora": corpora}, raise_on_error=False)
     assert not result.success
     [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
     assert not any(e.is_step_start for e in result.all_events)  # before any scan
