@@ -93,30 +93,37 @@ class RequestCounter:
         return sum(self.counts.values())
 
 
+def moto_process(extra_env: dict[str, str] | None = None):
+    """moto's S3 server in a child process on a free 127.0.0.1 port (its own interpreter, so it does
+    not compete for this one's lock); returns ``(process, endpoint URL)`` once it accepts connections."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            env={**os.environ, **(extra_env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port}"
+
+
 class AuthS3Server:
     """A second moto server, in its own process, that checks credentials (moto's
     ``INITIAL_NO_AUTH_ACTION_COUNT=0``): every key it is given is unknown to it, so it answers
     ``InvalidAccessKeyId`` as S3 does for wrong credentials. A context manager."""
 
     def __enter__(self) -> str:
-        import socket
-        import subprocess
-        import sys
-        import time
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self._proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                      env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        return f"http://127.0.0.1:{port}"
+        self._proc, endpoint = moto_process({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+        return endpoint
 
     def __exit__(self, *exc) -> None:
         self._proc.terminate()
