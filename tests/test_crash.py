@@ -69,3 +69,53 @@ def test_sigkill_then_resume_equals_uninterrupted(corpus_factory, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         assert (a[k] == b[k]).all(), k
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_then_resume_from_a_bucket_equals_uninterrupted(corpus_factory, tmp_path, s3):
+    """The same with the run's table, corpus, checkpoints and export in a bucket (issue 18): the
+    killed run's newest checkpoint lost its digest sidecar (its commit marker never arrived), so
+    ``--resume`` takes the one before, from the bucket."""
+    root = corpus_factory("ravdess", speakers=2, per_class=1)
+    full = run(make_spec(tmp_path, root, "full"))
+    assert full.wait(timeout=300) == 0, full.stderr.read().decode()[-2000:]
+
+    bucket, fs = s3.new_bucket(), s3.fs()
+    s3.upload(root, f"s3://{bucket}/corpora/ravdess")
+    fs.put_file(str(tmp_path / "splits.parquet"), f"{bucket}/splits.parquet")
+    spec = yaml.safe_load(make_spec(tmp_path, root, "killed").read_text())
+    spec.update(splits_table=f"s3://{bucket}/splits.parquet", corpus_roots={"ravdess": f"s3://{bucket}/corpora/ravdess"},
+                out_dir=f"s3://{bucket}/killed")
+    fs.pipe(f"{bucket}/killed.yaml", yaml.safe_dump(spec).encode())
+    proc = run(f"s3://{bucket}/killed.yaml")
+    ckpts = f"{bucket}/killed/checkpoints"
+    deadline = time.time() + 300
+
+    def sidecars() -> list[str]:
+        fs.invalidate_cache()
+        return sorted(k for k in (fs.find(ckpts) if fs.exists(ckpts) else []) if k.endswith(".pt.sha256"))
+
+    while time.time() < deadline and len(sidecars()) < 3:
+        assert proc.poll() is None, "training finished before it could be killed"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not fs.exists(f"{bucket}/killed/export")
+    fs.rm_file(sidecars()[-1])  # the newest checkpoint's commit marker never arrived
+    resumed = run(f"s3://{bucket}/killed.yaml", "--resume")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    assert "resumed from s3://" in err.decode()
+    a = load_file(str(tmp_path / "full" / "export" / "model.safetensors"))
+    b = load_file(_fetched(fs, f"{bucket}/killed/export/model.safetensors", tmp_path))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] == b[k]).all(), k
+
+
+def _fetched(fs, key: str, tmp_path: Path) -> str:
+    """A local copy of object ``key`` (safetensors reads files)."""
+    out = tmp_path / "fetched" / key.rsplit("/", 1)[-1]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fs.get_file(key, str(out))
+    return str(out)
