@@ -131,7 +131,10 @@ def check_access(path: StoragePath, *, must_exist: bool = False) -> bool:
     try:
         fs.ls(bucket, refresh=True)  # the bucket exists and these credentials may list it
         forget_listing(fs, path.path)  # another process may have written there since
-        found = fs.exists(path.path)
+        try:  # one LIST (a HEAD first, as exists() does, would cost a request per root)
+            found = bool(fs.ls(path.path, refresh=True))
+        except FileNotFoundError:
+            found = False
     except Exception as exc:  # fsspec maps botocore errors to OSError subclasses, not all of them
         raise StorageError(describe_error(str(path), exc)) from exc
     if must_exist and not found:

@@ -100,6 +100,9 @@ def log_and_register(run_id: str, export_dir: str | Path, tracking_uri: str,
     """Log the export as a pyfunc model in ``run_id`` (with :data:`SIGNATURE`) and register it with
     :data:`DESCRIPTION` and ``tags`` (see :func:`registry_tags`); returns the registered version."""
     mlflow.set_tracking_uri(tracking_uri)
+    # log_model registers through the process's registry URI, which an earlier download_export in
+    # this process (another store) may have set: register where the run is
+    mlflow.set_registry_uri(tracking_uri)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(name="pyfunc_model", python_model=SerEmotionPyfunc(),
                                        artifacts={"export": str(export_dir)}, pip_requirements=PIP_REQUIREMENTS,
