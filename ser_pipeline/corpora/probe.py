@@ -4,6 +4,8 @@ A scan never decodes audio to build a table: the header gives the sample rate, c
 length (float files are additionally streamed once for NaN/inf). :class:`HeaderProber` sends
 files to worker processes in chunks *while the reader is still walking its corpus*, so probing
 overlaps with label parsing instead of following it (benchmarks/scan.py measures the gain).
+Objects in a bucket are not probed one round trip after another: a chunk's header blocks are
+fetched with several GETs in flight, then parsed from memory (benchmarks/s3_scan.py).
 """
 
 from __future__ import annotations
@@ -225,11 +227,11 @@ def probe_chunk(paths: list[str | RemoteFile], confine_to: str | None = None) ->
     out: list[ProbeResult] = []
     for start in range(0, len(paths), PREFETCH_FILES):
         window = paths[start:start + PREFETCH_FILES]
-        objects = [p for p in window if isinstance(p, RemoteFile) and p.size >= 0]
-        heads = dict(zip(map(id, objects), fetch_heads(objects), strict=True)) if objects else {}
-        for p in window:
+        listed = [i for i, p in enumerate(window) if isinstance(p, RemoteFile) and p.size >= 0]
+        heads = dict(zip(listed, fetch_heads([window[i] for i in listed]), strict=True)) if listed else {}
+        for i, p in enumerate(window):
             try:
-                head = heads.get(id(p))
+                head = heads.get(i)
                 out.append(_probe_remote(p, head) if head is not None else probe_audio(p, confine_to, dir_cache))
             except AudioProbeError as err:
                 out.append(err)
