@@ -2,9 +2,10 @@
 requests per file, against the same scan of the same files in a local folder (measured in this run).
 
 The store is a local S3-compatible server (moto's server on 127.0.0.1, in its own process so it
-does not share this one's interpreter lock), so the figures measure our code path (listing, one ranged GET per PCM header, worker
-processes building their own filesystem), not a network: on a real bucket each GET adds the
-endpoint's latency, which more probing processes hide. The corpus is the user-manifest corpus of
+does not share this one's interpreter lock), so the figures measure our code path (listing, one ranged GET per PCM header,
+``storage.PROBE_REQUESTS_IN_FLIGHT`` of them in flight per probing process, worker processes
+building their own filesystem), not a network: on a real bucket each GET adds the endpoint's
+latency, which the GETs in flight together hide. ``--in-flight 1`` measures one GET at a time. The corpus is the user-manifest corpus of
 ``benchmarks/scan.py`` (``--files`` short WAVs at mixed rates). Requests are counted in the
 scanning process with ``--workers 1`` (worker processes have their own clients).
 
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from s3_server import CREDENTIALS, RequestCounter  # noqa: E402
 from scan import make_corpus  # noqa: E402
 
+from ser_pipeline import storage  # noqa: E402
 from ser_pipeline.corpora import read_corpus  # noqa: E402
 from ser_pipeline.corpora.base import ScanSettings  # noqa: E402
 
@@ -57,7 +59,10 @@ def start_server() -> tuple[subprocess.Popen, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=20000)
+    ap.add_argument("--in-flight", type=int, default=storage.PROBE_REQUESTS_IN_FLIGHT,
+                    help="header GETs in flight per probing process (worker processes fork with it)")
     args = ap.parse_args()
+    storage.PROBE_REQUESTS_IN_FLIGHT = args.in_flight
     proc, endpoint = start_server()
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, **CREDENTIALS})
     import fsspec
@@ -88,8 +93,8 @@ def main() -> None:
             print(line)
     proc.terminate()
     t1, t2 = results[1][1], results[2][1]
-    print(f"s3_files_per_s_1proc={args.files / t1:.0f} s3_files_per_s_2proc={args.files / t2:.0f} "
-          f"speedup_2proc={t1 / t2:.2f}")
+    print(f"in_flight={args.in_flight} s3_files_per_s_1proc={args.files / t1:.0f} "
+          f"s3_files_per_s_2proc={args.files / t2:.0f} speedup_2proc={t1 / t2:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ on a :class:`UPath` afterwards cost no request; an audio header is probed with o
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import urllib.parse
@@ -34,6 +35,11 @@ _URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):/")
 #: bytes fetched by the first read of an object opened for a header probe: a WAV/FLAC header
 #: and, for PCM, everything a probe needs, in one GET
 PROBE_BLOCK_BYTES = 1 << 16
+
+#: header GETs one probing process keeps in flight (fsspec's async batch, a sliding window).
+#: botocore's connection pool (``max_pool_connections``: 10 unless the ``config_kwargs`` of
+#: ``storage_options`` say otherwise) caps how many of them are on the wire at once
+PROBE_REQUESTS_IN_FLIGHT = 16
 
 #: a path on this machine (``pathlib.Path``) or an object-storage location (``upath.UPath``)
 StoragePath = Any
@@ -254,6 +260,112 @@ def open_for_probe(url: str, size: int = -1, storage_options: dict | None = None
     return fs.open(path, "rb", block_size=PROBE_BLOCK_BYTES, cache_type="readahead", **kwargs)
 
 
+def fetch_heads(files: list[RemoteFile], nbytes: int = PROBE_BLOCK_BYTES,
+                in_flight: int | None = None) -> list[bytes | FileNotFoundError]:
+    """The first ``nbytes`` of each object (all of a smaller one), fetched concurrently: one ranged
+    GET per object, at most ``in_flight`` (default :data:`PROBE_REQUESTS_IN_FLIGHT`) at once per
+    filesystem; an empty object costs none.
+
+    Sizes come from the listing (``RemoteFile.size`` must be known, >= 0). An object gone since
+    the listing is its :class:`FileNotFoundError`, in its place; any other failure is the store's,
+    not the file's, and raises :class:`StorageError` naming the first such URL and its cause."""
+    import fsspec
+
+    out: list[bytes | FileNotFoundError] = [b""] * len(files)
+    groups: dict[int, tuple[Any, list[tuple[int, str, int]]]] = {}  # one batch per filesystem
+    for i, f in enumerate(files):
+        if f.size < 0:
+            raise ValueError(f"{f.url}: size unknown (fetch_heads needs the size from the listing)")
+        if f.size == 0:
+            continue
+        fs, path = fsspec.core.url_to_fs(f.url, **f.storage_options)
+        groups.setdefault(id(fs), (fs, []))[1].append((i, path, min(f.size, nbytes)))
+    for fs, items in groups.values():
+        paths = [p for _, p, _ in items]
+        ends = [e for _, _, e in items]
+        kwargs = {"batch_size": in_flight or PROBE_REQUESTS_IN_FLIGHT} if getattr(fs, "async_impl", False) else {}
+        try:
+            got = fs.cat_ranges(paths, [0] * len(paths), ends, on_error="return", **kwargs)
+        except Exception as exc:  # a filesystem that raises for the whole batch
+            raise StorageError(describe_error(files[items[0][0]].url, exc)) from exc
+        for (i, _, _), data in zip(items, got, strict=True):
+            if isinstance(data, FileNotFoundError):
+                out[i] = data
+            elif isinstance(data, BaseException):
+                raise StorageError(describe_error(files[i].url, data)) from data
+            else:
+                out[i] = bytes(data)
+    return out
+
+
+class HeadFile(io.RawIOBase):
+    """An object of known ``size`` read through a buffer of its first bytes (``head``, from
+    :func:`fetch_heads`): reads inside ``head`` cost no request, a read past it opens the object
+    through fsspec (:func:`open_for_probe`: ranged GETs from there on).
+
+    The size is the object's, not ``len(head)``: libsndfile clips a WAV's data length to the
+    length it is told, so a buffer of the head alone would give a short frame count."""
+
+    def __init__(self, url: str, size: int, head: bytes, storage_options: dict | None = None):
+        super().__init__()
+        self.url = url
+        self._size = size
+        self._head = head
+        self._options = storage_options
+        self._pos = 0
+        self._rest = None  # the fsspec file, opened on the first read past ``head``
+        #: the store's error met by a read past ``head``; that read ends short instead of raising.
+        #: libsndfile calls ``readinto`` through cffi, which would print the exception and return
+        #: 0 anyway, so the caller must check this after parsing and raise it instead of blaming
+        #: the file for a short read.
+        self.failure: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"{self.url}: negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        want = max(0, min(len(view), self._size - self._pos))
+        got = 0
+        if self._pos < len(self._head):
+            got = min(want, len(self._head) - self._pos)
+            view[:got] = self._head[self._pos:self._pos + got]
+        while got < want:  # past the head: the object itself
+            try:
+                if self._rest is None:
+                    self._rest = open_for_probe(self.url, self._size, self._options)
+                self._rest.seek(self._pos + got)
+                data = self._rest.read(want - got)
+            except Exception as exc:  # botocore's errors are not all OSError; kept, the read ends short
+                self.failure = self.failure or exc
+                break
+            if not data:
+                break
+            view[got:got + len(data)] = data
+            got += len(data)
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        if self._rest is not None:
+            self._rest.close()
+            self._rest = None
+        super().close()
+
+
 def read_bytes(path: StoragePath) -> bytes:
     """The bytes of one file (one GET on object storage)."""
     try:
@@ -383,4 +495,5 @@ def local_copy(value: str | PurePath | StoragePath, scratch: Path | None = None)
 
 __all__ = ["local_copy", "PROBE_BLOCK_BYTES", "Listed", "RemoteFile", "StorageError", "StoragePath", "as_root", "check_access",
            "describe_error", "fs_and_path", "is_remote", "is_remote_path", "is_url", "list_files", "location",
-           "open_for_probe", "put_file", "put_folder", "read_bytes", "write_bytes"]
+           "open_for_probe", "put_file", "put_folder", "read_bytes", "write_bytes",
+           "PROBE_REQUESTS_IN_FLIGHT", "HeadFile", "fetch_heads"]

@@ -4,6 +4,8 @@ A scan never decodes audio to build a table: the header gives the sample rate, c
 length (float files are additionally streamed once for NaN/inf). :class:`HeaderProber` sends
 files to worker processes in chunks *while the reader is still walking its corpus*, so probing
 overlaps with label parsing instead of following it (benchmarks/scan.py measures the gain).
+Objects in a bucket are not probed one round trip after another: a chunk's header blocks are
+fetched with several GETs in flight, then parsed from memory (benchmarks/s3_scan.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import soundfile as sf
 
 from ser_pipeline import settings
 from ser_pipeline.procs import die_with_parent
-from ser_pipeline.storage import RemoteFile, StorageError, describe_error, open_for_probe
+from ser_pipeline.storage import HeadFile, RemoteFile, StorageError, describe_error, fetch_heads, open_for_probe
 
 Seconds = float
 
@@ -145,27 +147,47 @@ def _sf_message(exc: BaseException) -> str:
     return str(getattr(exc, "error_string", None) or exc)
 
 
-def _probe_remote(obj: RemoteFile) -> AudioInfo:
+def _probe_remote(obj: RemoteFile, head: bytes | FileNotFoundError | None = None) -> AudioInfo:
     """:func:`probe_audio` for an object: header (and, for float files, samples) read through
-    fsspec in this process."""
+    fsspec in this process. ``head``: its first bytes, already fetched (:func:`probe_chunk`), so
+    the header is parsed from memory; or the ``FileNotFoundError`` that fetching them met."""
     url = obj.url
     try:
-        with open_for_probe(url, obj.size, obj.storage_options) as f:
+        if isinstance(head, FileNotFoundError):
+            raise head
+        opened = open_for_probe(url, obj.size, obj.storage_options) if head is None \
+            else HeadFile(url, obj.size, head, obj.storage_options)
+        with opened as f:
             try:
-                info = sf.info(f)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{url}: {_sf_message(exc)}") from exc
-            if info.frames <= 0 or info.samplerate <= 0:
-                raise AudioProbeError(Reason.ZERO_LENGTH, f"{url}: header reports {info.frames} samples")
-            if info.subtype in ("FLOAT", "DOUBLE"):
-                f.seek(0)
-                _check_finite(f, name=url)
+                info = _parse_object(f, url)
+            except AudioProbeError:
+                if getattr(f, "failure", None) is None:
+                    raise
+            failure = getattr(f, "failure", None)  # the store failed under the parser
+            if isinstance(failure, FileNotFoundError):
+                raise failure
+            if failure is not None:
+                raise StorageError(describe_error(url, failure)) from failure
     except FileNotFoundError as exc:
         raise AudioProbeError(Reason.AUDIO_MISSING, f"{url}: no such object") from exc
     except (AudioProbeError, StorageError):
         raise
     except OSError as exc:
         raise StorageError(describe_error(url, exc)) from exc
+    return info
+
+
+def _parse_object(f, url: str) -> AudioInfo:
+    """The header of the open object ``f`` (float files: all samples checked for NaN/inf)."""
+    try:
+        info = sf.info(f)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioProbeError(Reason.UNREADABLE_AUDIO, f"{url}: {_sf_message(exc)}") from exc
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioProbeError(Reason.ZERO_LENGTH, f"{url}: header reports {info.frames} samples")
+    if info.subtype in ("FLOAT", "DOUBLE"):
+        f.seek(0)
+        _check_finite(f, name=url)
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames), str(info.subtype))
 
 
@@ -190,15 +212,29 @@ def _check_finite(path, block: int = 1 << 18, name: str | None = None) -> None:
 ProbeResult = AudioInfo | AudioProbeError
 
 
-def probe_chunk(paths: list[str], confine_to: str | None = None) -> list[ProbeResult]:
-    """Probe ``paths`` in order; a failure is returned as its :class:`AudioProbeError`, not raised."""
+#: objects whose header blocks one probing process holds at once (64 KiB each: 16 MiB)
+PREFETCH_FILES = 256
+
+
+def probe_chunk(paths: list[str | RemoteFile], confine_to: str | None = None) -> list[ProbeResult]:
+    """Probe ``paths`` in order; a failure is returned as its :class:`AudioProbeError`, not raised.
+
+    Objects (:class:`~ser_pipeline.storage.RemoteFile` with a listed size) are not probed one round
+    trip after another: the header blocks of up to :data:`PREFETCH_FILES` of them are fetched
+    together (:func:`~ser_pipeline.storage.fetch_heads`, a bounded number of GETs in flight), then
+    parsed from memory. A store failure raises :class:`~ser_pipeline.storage.StorageError`."""
     dir_cache: dict[str, str] = {}
     out: list[ProbeResult] = []
-    for p in paths:
-        try:
-            out.append(probe_audio(p, confine_to, dir_cache))
-        except AudioProbeError as err:
-            out.append(err)
+    for start in range(0, len(paths), PREFETCH_FILES):
+        window = paths[start:start + PREFETCH_FILES]
+        listed = [i for i, p in enumerate(window) if isinstance(p, RemoteFile) and p.size >= 0]
+        heads = dict(zip(listed, fetch_heads([window[i] for i in listed]), strict=True)) if listed else {}
+        for i, p in enumerate(window):
+            try:
+                head = heads.get(i)
+                out.append(_probe_remote(p, head) if head is not None else probe_audio(p, confine_to, dir_cache))
+            except AudioProbeError as err:
+                out.append(err)
     return out
 
 
