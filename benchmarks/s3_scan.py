@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from s3_server import CREDENTIALS, RequestCounter  # noqa: E402
+from s3_server import CREDENTIALS, RequestCounter, moto_process  # noqa: E402
 from scan import make_corpus  # noqa: E402
 
 from ser_pipeline import storage  # noqa: E402
@@ -40,20 +38,9 @@ def timed_scan(root, workers: int) -> tuple[float, int]:
     return time.perf_counter() - t0, len(tables.manifest)
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
-    """moto's S3 server in a child process on a free 127.0.0.1 port; returns it and its endpoint."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port}"
+def start_server():
+    """moto's S3 server in its own process on a free 127.0.0.1 port: ``(process, endpoint)``."""
+    return moto_process()
 
 
 def main() -> None:
