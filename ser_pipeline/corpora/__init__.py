@@ -14,7 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables, ScanSettings, as_location
+from ser_pipeline.corpora.base import CorpusNotFoundError, CorpusSpec, CorpusTables, ScanSettings
+from ser_pipeline.storage import location
 
 #: registry name -> module under ser_pipeline.corpora (the order is the paper's Table 1 order).
 REGISTRY: dict[str, str] = {
@@ -79,7 +80,7 @@ def read_corpus(name: str, root: str | Path, *, scan: ScanSettings | None = None
     """
     reader = module(name).read
     with gc_paused():
-        return reader(as_location(root), scan=scan, **options)
+        return reader(location(root, "corpus root"), scan=scan, **options)
 
 
 def read_corpus_to_parquet(name: str, root: str | Path, path: str | Path, *, scan: ScanSettings | None = None,

@@ -29,7 +29,7 @@ from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers im
 )
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 from ser_pipeline.labels.intensity import intensity as _intensity
-from ser_pipeline.storage import RemoteFile, StoragePath, as_root, check_access, is_remote, is_url, list_files
+from ser_pipeline.storage import RemoteFile, StoragePath, check_access, is_remote, list_files, location
 
 Role = Literal["train", "test", "zero_shot", "finetune", "user"]
 Seconds = float
@@ -114,7 +114,7 @@ def require_root(root: StoragePath | str, name: str) -> StoragePath:
     cache, so the reader's later ``exists()``/``is_file()``/``glob()`` calls and :func:`walk_audio`
     cost no request. A missing bucket, rejected credentials or an unreachable endpoint is a
     :class:`~ser_pipeline.storage.StorageError` naming the URL and the cause."""
-    root = as_location(root)
+    root = location(root, "corpus root")
     if is_remote(root):
         if not check_access(root):
             raise CorpusNotFoundError(f"{name}: corpus folder not found: {root}")
@@ -122,13 +122,6 @@ def require_root(root: StoragePath | str, name: str) -> StoragePath:
         return root
     if not root.is_dir():
         raise CorpusNotFoundError(f"{name}: corpus folder not found: {root}")
-    return root
-
-
-def as_location(root: StoragePath | str) -> StoragePath:
-    """``root`` as a Path, or kept as the UPath / URL of an object-storage location."""
-    if isinstance(root, str):
-        return as_root(root, "corpus root") if is_url(root) else Path(root)
     return root
 
 
@@ -204,7 +197,7 @@ class TableBuilder:
         path leaves the root (user manifests); checked while probing, so it runs in the scan's
         worker processes too."""
         self.spec = spec
-        self.root = as_location(root)
+        self.root = location(root, "corpus root")
         self._remote = is_remote(self.root)
         self._root_prefix = str(self.root).rstrip("/" if self._remote else os.sep) + ("/" if self._remote else os.sep)
         self._settings = scan if scan is not None else ScanSettings()
@@ -470,7 +463,7 @@ def lookup_label(label_map: Mapping[str, Mapping[str, float]], code: str) -> Map
 
 def read_text(path: StoragePath) -> str:
     """Read a label file as text: UTF-8 first, then Latin-1 (never fails on odd bytes)."""
-    data = as_location(path).read_bytes()
+    data = location(path, "corpus root").read_bytes()
     for enc in ("utf-8-sig", "latin-1"):
         try:
             return data.decode(enc)

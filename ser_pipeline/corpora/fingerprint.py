@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from ser_pipeline.corpora.base import AUDIO_EXTENSIONS
-from ser_pipeline.storage import StoragePath, StorageError, as_root, check_access, is_remote, is_url, list_files
+from ser_pipeline.storage import StoragePath, StorageError, check_access, is_remote, list_files, location
 
 #: (object URL, size, ETag) -> content hash of a label object already fetched by this process
 _LABEL_HASHES: dict[tuple[str, int, str], str] = {}
@@ -42,11 +42,9 @@ def corpus_fingerprint(root: str | StoragePath) -> tuple[str, int]:
     ``root`` may be an object-storage location (a URL or UPath): see the module docstring. A
     store that cannot be reached is a :class:`~ser_pipeline.storage.StorageError`, never "absent"
     (which would read as a deleted corpus)."""
-    if isinstance(root, str) and is_url(root):
-        root = as_root(root, "corpus root")
+    root = location(root, "corpus root")
     if is_remote(root):
         return _object_fingerprint(root)
-    root = Path(root)
     if not root.is_dir():
         return "absent", 0
     h = hashlib.sha256()
