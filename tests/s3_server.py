@@ -21,6 +21,12 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 _BUCKETS = itertools.count()
 
 
+def url_folders(*tops: Path) -> list[str]:
+    """Every folder under ``tops`` whose name looks like a URL scheme (``s3:``, ``gs:``...): what a
+    URL turned into a local path (``Path("s3://b/x")`` -> ``./s3:/b/x``) would leave."""
+    return [os.path.join(d, n) for top in tops for d, dirs, _ in os.walk(top) for n in dirs if n.endswith(":")]
+
+
 class S3Server:
     """The running server: its endpoint URL and helpers to make buckets and upload folders."""
 

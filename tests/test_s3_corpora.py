@@ -5,7 +5,6 @@ for S3; nothing here reaches a real endpoint."""
 
 import contextlib
 import hashlib
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -17,7 +16,7 @@ from ser_pipeline.corpora.fingerprint import corpus_fingerprint
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, corpus_key
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
-from s3_server import AuthS3Server, RequestCounter
+from s3_server import AuthS3Server, RequestCounter, url_folders
 
 RAVDESS = next(a for a in CORPUS_ASSETS if corpus_key("ravdess") in a.keys)
 
@@ -99,7 +98,7 @@ def test_a_corpus_asset_reads_a_bucket(s3, corpus_factory, tmp_path, monkeypatch
     [mat] = result.asset_materializations_for_node(RAVDESS.op.name)
     assert mat.metadata["root"].value == f"s3://{bucket}/corpora/ravdess"
     assert mat.metadata["dagster/row_count"].value > 0
-    assert not [d for d, dirs, _ in os.walk(tmp_path) for n in dirs if n.endswith(":")]  # no ./s3:/ folder
+    assert not url_folders(tmp_path)  # no ./s3:/ folder
 
 
 @pytest.mark.parametrize("problem", ["missing_bucket", "unreachable", "wrong_credentials"])

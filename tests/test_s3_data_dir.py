@@ -6,7 +6,6 @@ and MLflow keeps its artifacts in the bucket. A local moto server (tests/s3_serv
 for S3."""
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 
 sys.path.insert(0, str(Path(__file__).parent))
+from s3_server import url_folders  # noqa: E402
 
 NAMES = ("ravdess", "crema_d", "emodb", "iemocap", "urdu")
 CORPORA = [a for a in CORPUS_ASSETS if a.key.path[-1] in NAMES]
@@ -52,10 +52,6 @@ def _bucket_files(fs, prefix: str) -> dict[str, str]:
     fs.invalidate_cache()
     return {k[len(prefix) + 1:]: hashlib.sha256(fs.cat_file(k)).hexdigest() for k in fs.find(prefix)}
 
-
-def _url_folders(*tops: Path) -> list[str]:
-    """Every folder under ``tops`` whose name looks like a URL scheme (``s3:``...)."""
-    return [os.path.join(d, n) for top in tops for d, dirs, _ in os.walk(top) for n in dirs if n.endswith(":")]
 
 
 @pytest.fixture
@@ -112,7 +108,7 @@ def test_tables_in_a_bucket_are_byte_identical_to_local_ones(s3, corpora, tmp_pa
     assert _bucket_files(s3.fs(), f"{bucket}/data") == local
     assert again.asset_materializations_for_node("splits")[0].tags["dagster/data_version"] == \
         mat.tags["dagster/data_version"]
-    assert not _url_folders(tmp_path) and not list(read_only_cwd.iterdir())
+    assert not url_folders(tmp_path) and not list(read_only_cwd.iterdir())
 
 
 def test_a_missing_data_bucket_stops_at_resource_setup_naming_url_and_cause(s3, corpora, tmp_path, monkeypatch):
@@ -124,7 +120,7 @@ def test_a_missing_data_bucket_stops_at_resource_setup_naming_url_and_cause(s3, 
     [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
     assert not any(e.is_step_start for e in result.all_events)  # before any scan
     assert "s3://no-such-bucket/data: the bucket does not exist" in event.event_specific_data.error.message
-    assert not _url_folders(tmp_path)
+    assert not url_folders(tmp_path)
 
 
 @pytest.mark.e2e
@@ -160,7 +156,7 @@ def test_the_whole_graph_runs_with_corpora_and_data_in_a_bucket(s3, tmp_path, mo
     assert any(k.endswith("report/MODEL_CARD.md") for k in artifacts)
     report = result.output_for_node("evaluation_report")
     assert report["dir"] == f"s3://{bucket}/data/reports/{run}"
-    assert not _url_folders(tmp_path)
+    assert not url_folders(tmp_path)
 
 
 def test_mlflow_with_a_data_bucket_needs_a_tracking_uri_and_keeps_artifacts_in_the_bucket(s3, tmp_path,
@@ -183,7 +179,7 @@ def test_mlflow_with_a_data_bucket_needs_a_tracking_uri_and_keeps_artifacts_in_t
     assert experiment.artifact_location == f"s3://{bucket}/data/mlartifacts"
     keys = s3.fs().find(f"{bucket}/data/mlartifacts")
     assert keys == [f"{bucket}/data/mlartifacts/{run_id}/artifacts/note.txt"]
-    assert not _url_folders(tmp_path) and not (tmp_path / "mlruns").exists()
+    assert not url_folders(tmp_path) and not (tmp_path / "mlruns").exists()
 
 
 def test_a_second_scan_of_a_bucket_in_one_process_finds_every_file(s3, corpus_factory):

@@ -2,7 +2,6 @@
 roots and the data folder may be buckets (tests/test_s3_corpora.py, tests/test_s3_data_dir.py); a
 URL that went through ``Path()`` once (``s3:/bucket``) is refused naming the setting; file:// works."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +11,8 @@ from ser_pipeline import settings, storage
 from ser_pipeline.defs.corpora import CORPUS_ASSETS, corpus_key
 from ser_pipeline.defs.io import ParquetIOManager
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource
+
+from s3_server import url_folders
 
 RAVDESS = next(a for a in CORPUS_ASSETS if corpus_key("ravdess") in a.keys)
 
@@ -29,10 +30,6 @@ def _corpora_root(tmp_path: Path, corpus: Path) -> Path:
     (tmp_path / "corpora" / "ravdess").symlink_to(corpus, target_is_directory=True)
     return tmp_path / "corpora"
 
-
-def _url_folders(*tops: Path) -> list[str]:
-    """Every folder under ``tops`` whose name looks like a URL scheme (``s3:``, ``gs:``...)."""
-    return [os.path.join(d, n) for top in tops for d, dirs, _ in os.walk(top) for n in dirs if n.endswith(":")]
 
 
 @pytest.mark.parametrize("value", [str(Path("s3://bucket/data")), "nosuchproto://bucket/data",
@@ -56,7 +53,7 @@ def test_an_s3_data_dir_is_a_bucket_location_not_a_local_folder(tmp_path, monkey
     monkeypatch.setenv("SER_DATA_DIR", "s3://bucket/ser")
     root = DataDirResource().base()
     assert storage.is_remote(root) and str(root / "assets") == "s3://bucket/ser/assets"
-    assert not _url_folders(tmp_path)
+    assert not url_folders(tmp_path)
 
 
 def test_a_corpus_override_may_be_a_bucket(s3, corpus_factory, tmp_path, monkeypatch):
@@ -69,7 +66,7 @@ def test_a_corpus_override_may_be_a_bucket(s3, corpus_factory, tmp_path, monkeyp
                                                             overrides={"ravdess": f"s3://{bucket}/elsewhere/ravdess"}))
     [mat] = result.asset_materializations_for_node(RAVDESS.op.name)
     assert mat.metadata["root"].value == f"s3://{bucket}/elsewhere/ravdess"
-    assert not _url_folders(tmp_path)
+    assert not url_folders(tmp_path)
 
 
 def test_file_urls_work_as_local_roots(corpus_factory, tmp_path, monkeypatch):
@@ -80,4 +77,4 @@ def test_file_urls_work_as_local_roots(corpus_factory, tmp_path, monkeypatch):
     result = dg.materialize([RAVDESS], resources=_resources())
     assert result.success
     assert list((tmp_path / "data").rglob("ravdess.parquet"))
-    assert not _url_folders(tmp_path)
+    assert not url_folders(tmp_path)
