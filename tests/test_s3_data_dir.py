@@ -1,9 +1,8 @@
 """The data folder on object storage (issue 18), table side: with ``SER_DATA_DIR=s3://...`` the
 corpus tables, rejects, label tables and splits are written to the bucket byte for byte as to a
 local folder, a second run keeps them, a store that cannot be used stops the run at resource
-setup naming the URL and the cause, the steps that still need a local folder stop with one line,
-and MLflow keeps its artifacts in the bucket. A local moto server (tests/s3_server.py) stands in
-for S3."""
+setup naming the URL and the cause, and MLflow keeps its artifacts in the bucket. A local moto
+server (tests/s3_server.py) stands in for S3."""
 
 import hashlib
 import sys

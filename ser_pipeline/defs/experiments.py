@@ -13,15 +13,21 @@ per-clip correctness for the bootstrap, child run id) is a JSON file under
 table, Markdown and plot, and log them to the parent run. A record is re-used when its
 fingerprint (code version, run config, partition, input table) is unchanged, so re-launching a
 study only trains what changed.
+
+The data folder may be on object storage (``s3://...``): records are one PUT each (a record is
+written after its run finished, so a record present is a finished run), run folders
+(checkpoints, export) go to the bucket through the training loop, and a report is written in
+the step's staging folder, logged to MLflow from there and uploaded with its Markdown last.
 """
 
 import hashlib
 import json
-from pathlib import Path
+import shutil
 
 import dagster as dg
 import pandas as pd
 
+from ser_pipeline import storage
 from ser_pipeline.corpora import get_spec
 from ser_pipeline.defs.cache import audio_cache
 from ser_pipeline.defs.corpora import CORPUS_NAMES
@@ -77,22 +83,23 @@ class StudyReportConfig(dg.Config):
 
 # ---------------------------------------------------------------- records, fingerprints, MLflow
 
-def study_base(data_dir: DataDirResource) -> Path:
-    """The data folder of the studies, which still write local files (a Failure on object storage)."""
-    return data_dir.local_base("a study step (ablation, LOCO, few-shot)")
+def records_dir(data_dir: DataDirResource, kind: str, study: str) -> storage.StoragePath:
+    """``<data dir>/experiments/<kind>/<study>``: a folder, or a prefix in a bucket."""
+    return data_dir.base() / "experiments" / kind / study
 
 
-def records_dir(data_dir: DataDirResource, kind: str, study: str) -> Path:
-    return study_base(data_dir) / "experiments" / kind / study
-
-
-def write_record(path: Path, record: dict) -> None:
+def write_record(path: storage.StoragePath, record: dict) -> None:
+    """Write one run record whole: a rename in place locally, one PUT on object storage."""
     atomic_write_bytes(path, lambda tmp: tmp.write_text(json.dumps(record)))
 
 
-def read_records(folder: Path) -> list[dict]:
-    """Every run record under ``folder`` (skipped partitions included, marked ``skipped``)."""
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+def read_record(path: storage.StoragePath) -> dict:
+    return json.loads(storage.read_bytes(path))
+
+
+def read_records(folder: storage.StoragePath) -> list[dict]:
+    """Every run record under ``folder`` (skipped partitions included, marked ``skipped``), by name."""
+    return [read_record(p) for p in sorted(folder.glob("*.json"), key=lambda p: p.name)]
 
 
 def fingerprint(table: pd.DataFrame, **payload) -> str:
@@ -104,10 +111,10 @@ def fingerprint(table: pd.DataFrame, **payload) -> str:
     return h.hexdigest()[:32]
 
 
-def reusable(path: Path, fp: str) -> dict | None:
+def reusable(path: storage.StoragePath, fp: str) -> dict | None:
     """The stored record at ``path`` when it was made from the same fingerprint."""
     if path.exists():
-        record = json.loads(path.read_text())
+        record = read_record(path)
         if record.get("fingerprint") == fp:
             return record
     return None
@@ -130,7 +137,7 @@ def log_run_metrics(mlflow: MlflowResource, run_id: str, sets: dict) -> None:
     mlflow.log_metrics(run_id, {f"eval/{s}/{m}": r[m] for s, r in sets.items() for m in ("micro_f1", "macro_f1")})
 
 
-def _materialized(context, path: Path, record: dict, reused: bool) -> dg.MaterializeResult:
+def _materialized(context, path: storage.StoragePath, record: dict, reused: bool) -> dg.MaterializeResult:
     sets = record.get("sets", {})
     return dg.MaterializeResult(metadata={
         "record": dg.MetadataValue.path(str(path)), "reused": reused,
@@ -184,7 +191,7 @@ def ablation_run(context: dg.AssetExecutionContext, config: StudyRunConfig, spli
     roots = corpora.roots(CORPUS_NAMES)
     table = variant.label_table(splits)
     sets = {n: select_set(splits, n) for n in EVAL_SETS}  # the base labels: same targets for every arm
-    run_dir = study_base(data_dir) / "models" / "experiments" / "ablation" / config.study / f"{variant.name}__s{seed}"
+    run_dir = data_dir.base() / "models" / "experiments" / "ablation" / config.study / f"{variant.name}__s{seed}"
 
     def work(child: str) -> dict:
         return train_and_score(cfg, table, sets, roots, run_dir, tau=config.tau,
@@ -219,7 +226,7 @@ def ablation_report(context: dg.AssetExecutionContext, config: AblationReportCon
     if missing:
         raise dg.Failure(f"ablation_report: study {config.study!r} lacks the ablation_run partitions "
                          f"{', '.join(missing)} (seed|variant); materialize them first")
-    runs = [json.loads((folder / f"{v}__s{s}.json").read_text()) for v, s in wanted]
+    runs = [read_record(folder / f"{v}__s{s}.json") for v, s in wanted]
     return _report(context, mlflow, data_dir, "ablation", config.study, runs, study.comparison_table,
                    study.comparison_plot, markdown=study.comparison_markdown)
 
@@ -227,20 +234,28 @@ def ablation_report(context: dg.AssetExecutionContext, config: AblationReportCon
 def _report(context, mlflow: MlflowResource, data_dir: DataDirResource, kind: str, study_name: str, runs: list[dict],
             build, plot, markdown=None) -> dg.MaterializeResult:
     """Table + Markdown + plot under ``<data dir>/reports/experiments/<kind>/<study>``, logged to
-    the parent run under ``<kind>/``."""
+    the parent run under ``<kind>/``. On object storage the files are written in the step's
+    staging folder, logged from there and uploaded with the Markdown last (its commit marker)."""
     from ser_pipeline.experiments.study import write_table
 
     table = build(runs)
-    out = study_base(data_dir) / "reports" / "experiments" / kind / study_name
+    dest = data_dir.base() / "reports" / "experiments" / kind / study_name
+    remote = storage.is_remote(dest)
+    out = data_dir.staging_dir() / f"{kind}-{study_name}-{context.run_id}" if remote else dest
     md = markdown(table) if markdown else None
     paths = write_table(table, out, kind, md)
-    png = plot(table, out / f"{kind}.png")
+    plot(table, out / f"{kind}.png")
     parent = runs[0]["parent_run_id"]
     mlflow.log_artifacts(parent, out, kind)
-    context.log.info(f"{kind} study {study_name!r}: {len(runs)} runs -> {paths['csv']}")
+    markdown_text = paths["markdown"].read_text()
+    if remote:
+        storage.put_folder(out, dest, last=paths["markdown"].name)
+        shutil.rmtree(out, ignore_errors=True)
+    context.log.info(f"{kind} study {study_name!r}: {len(runs)} runs -> {dest / f'{kind}.csv'}")
     return dg.MaterializeResult(metadata={
-        "table": dg.MetadataValue.md(paths["markdown"].read_text()), "csv": dg.MetadataValue.path(str(paths["csv"])),
-        "plot": dg.MetadataValue.path(str(png)), "n_runs": len(runs), "mlflow_parent_run_id": parent})
+        "table": dg.MetadataValue.md(markdown_text), "csv": dg.MetadataValue.path(str(dest / f"{kind}.csv")),
+        "plot": dg.MetadataValue.path(str(dest / f"{kind}.png")), "n_runs": len(runs),
+        "mlflow_parent_run_id": parent})
 
 
 # ---------------------------------------------------------------- leave one corpus out
@@ -275,7 +290,7 @@ def loco_run(context: dg.AssetExecutionContext, config: StudyRunConfig, splits: 
     if held != REFERENCE:
         sets[f"all:{held}"] = splits[splits["corpus"] == held]
     roots = corpora.roots(CORPUS_NAMES)
-    run_dir = study_base(data_dir) / "models" / "experiments" / "loco" / config.study / held
+    run_dir = data_dir.base() / "models" / "experiments" / "loco" / config.study / held
 
     def work(child: str) -> dict:
         return train_and_score(cfg, table, sets, roots, run_dir, tau=config.tau,
@@ -332,7 +347,7 @@ def few_shot_run(context: dg.AssetExecutionContext, config: FewShotRunConfig, sp
         context.log.info(f"few_shot_run {context.partition_key}: unchanged, re-using {record['child_run_id']}")
         return _materialized(context, path, record, reused=True)
     roots = corpora.roots(CORPUS_NAMES)
-    run_dir = study_base(data_dir) / "models" / "experiments" / "few_shot" / config.study / f"{name}__k{k}"
+    run_dir = data_dir.base() / "models" / "experiments" / "few_shot" / config.study / f"{name}__k{k}"
 
     def work(child: str) -> dict:
         return finetune_and_score(emotion_model["export_dir"], cfg, k_shot, name, test, roots, run_dir,

@@ -90,9 +90,9 @@ class DataDirResource(dg.ConfigurableResource):
 
     ``path`` may be an object-storage URL (``s3://bucket/data``): the tables (corpora, rejects,
     labels, splits) go there through fsspec; ``storage_options`` adds fsspec options
-    (``{"endpoint_url": ...}``), credentials come from the standard variables. The steps that
-    still need a local folder (audio cache, training, reports, fine-tune, studies) ask
-    :meth:`local_base` and stop with a one-line failure."""
+    (``{"endpoint_url": ...}``), credentials come from the standard variables. Every step reads
+    and writes through it: the tables, the audio cache, training runs, reports, the Hume
+    fine-tune and the studies."""
 
     path: str | None = None
     storage_options: dict[str, Any] = {}
@@ -113,15 +113,6 @@ class DataDirResource(dg.ConfigurableResource):
     def is_remote(self) -> bool:
         """Whether the data folder is on object storage."""
         return storage.is_remote(self.base())
-
-    def local_base(self, what: str) -> Path:
-        """The data folder for ``what`` (e.g. ``"the audio cache"``), which still writes local
-        files; a data folder on object storage is a one-line ``dg.Failure`` naming it."""
-        p = self.base()
-        if storage.is_remote(p):
-            raise dg.Failure(f"{what} does not run on object storage yet: the data folder is {p}; "
-                             "set SER_DATA_DIR (resources.data_dir.config.path) to a local or mounted folder to run it")
-        return p
 
     def staging_dir(self) -> Path:
         """A local folder for files a step writes before the IO manager puts them in place:
