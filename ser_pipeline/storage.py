@@ -367,10 +367,14 @@ class HeadFile(io.RawIOBase):
 
 
 def read_bytes(path: StoragePath) -> bytes:
-    """The bytes of one file (one GET on object storage)."""
+    """The bytes of one file (one GET on object storage).
+
+    A missing file is a ``FileNotFoundError``; any other failure of an object (a policy that may
+    list but not read, an unreachable endpoint) is a :class:`StorageError` naming its URL and the
+    cause, where s3fs's own ``PermissionError("Access Denied")`` names neither."""
     try:
         return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+    except (FileNotFoundError, IsADirectoryError):
         raise
     except OSError as exc:
         if is_remote(path):
