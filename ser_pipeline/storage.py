@@ -56,9 +56,21 @@ def is_url(value: str | PurePath) -> bool:
     return m is not None and m["scheme"].lower() not in ("file", "local")
 
 
-def is_remote(path: StoragePath) -> bool:
-    """True for an object-storage location, False for a path on this machine."""
-    return not isinstance(path, PurePath)
+#: fsspec protocols of this machine's own files (a ``UPath`` with one of them is a local path)
+_LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+def is_remote(path: str | PurePath | StoragePath) -> bool:
+    """True for an object-storage location: a ``UPath`` of a protocol other than a local one, or a
+    URL string (``s3://b/x``; :func:`is_url`). False for a ``pathlib`` path, a local ``UPath``
+    (``UPath("file:///x")``) and any other string (``"data"``, ``"C:/data"``)."""
+    if isinstance(path, PurePath):  # PosixUPath (``UPath("/x")``) is one too
+        return False
+    if isinstance(path, str):
+        return is_url(path)
+    from upath import UPath
+
+    return isinstance(path, UPath) and path.protocol not in _LOCAL_PROTOCOLS
 
 
 def as_root(value: str | PurePath, setting: str, storage_options: dict | None = None) -> StoragePath:
@@ -386,16 +398,9 @@ def location(value: str | PurePath | StoragePath, setting: str = "path") -> Stor
     """``value`` as a location: a ``Path``/``UPath`` passes through, a URL string goes through
     :func:`as_root` (so ``s3://...`` never becomes a local folder), any other string is ``Path(value)``
     as given (not resolved: local behaviour stays exactly as before URLs were accepted)."""
-    if isinstance(value, PurePath) or is_remote_path(value):
+    if not isinstance(value, str):  # a Path or UPath already
         return value
     return as_root(value, setting) if is_url(value) or str(value).startswith("file:") else Path(value)
-
-
-def is_remote_path(value: Any) -> bool:
-    """True when ``value`` is a ``UPath`` (not a ``str`` or ``pathlib`` path)."""
-    from upath import UPath
-
-    return isinstance(value, UPath) and not isinstance(value, PurePath)
 
 
 def write_bytes(path: StoragePath, data: bytes) -> None:
@@ -498,6 +503,6 @@ def local_copy(value: str | PurePath | StoragePath, scratch: Path | None = None)
 
 
 __all__ = ["local_copy", "PROBE_BLOCK_BYTES", "Listed", "RemoteFile", "StorageError", "StoragePath", "as_root", "check_access",
-           "describe_error", "fs_and_path", "is_remote", "is_remote_path", "is_url", "list_files", "location",
+           "describe_error", "fs_and_path", "is_remote", "is_url", "list_files", "location",
            "open_for_probe", "put_file", "put_folder", "read_bytes", "write_bytes",
            "PROBE_REQUESTS_IN_FLIGHT", "HeadFile", "fetch_heads"]
