@@ -141,18 +141,24 @@ def check_access(path: StoragePath, *, must_exist: bool = False) -> bool:
     Raises :class:`StorageError` (URL and cause) when the bucket is missing, the credentials are
     rejected, the endpoint is unreachable or access is denied, so a run stops at the first step that
     touches the store, before any expensive work. With ``must_exist`` an empty prefix is an error too.
-    A local path: ``path.exists()``."""
+    A local path: ``path.exists()``.
+
+    Object storage: one LIST of the prefix for a root that holds something; a second one, of the
+    bucket, only when the prefix is empty or missing, to tell that from a missing bucket."""
     if not is_remote(path):
         return path.exists()
     fs = path.fs
     bucket = path.path.split("/", 1)[0]
     try:
-        fs.ls(bucket, refresh=True)  # the bucket exists and these credentials may list it
         forget_listing(fs, path.path)  # another process may have written there since
         try:  # one LIST (a HEAD first, as exists() does, would cost a request per root)
             found = bool(fs.ls(path.path, refresh=True))
-        except FileNotFoundError:
+        except FileNotFoundError:  # no such prefix, or no such bucket
             found = False
+        if not found:  # raises for a missing bucket (or one these credentials may not list). Not
+            # refreshed: the only listing of the bucket cached now is one this check just made
+            # (s3fs lists the parent of an empty prefix), forget_listing dropped any older one
+            fs.ls(bucket)
     except Exception as exc:  # fsspec maps botocore errors to OSError subclasses, not all of them
         raise StorageError(describe_error(str(path), exc)) from exc
     if must_exist and not found:

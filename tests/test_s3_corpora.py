@@ -63,7 +63,24 @@ def test_a_pcm_scan_costs_one_listing_and_one_get_per_file(s3, corpus_factory):
     assert n > 20
     assert counter.counts["GetObject"] == n  # the header block of each file, nothing else
     assert counter.counts["HeadObject"] == 0  # sizes come from the listing
-    assert counter.counts["ListObjectsV2"] <= 3  # bucket check, existence, one find (< 1,000 objects)
+    assert counter.counts["ListObjectsV2"] <= 2  # the root check, one find (< 1,000 objects)
+
+
+def test_checking_a_root_costs_one_listing_and_a_second_only_when_it_is_empty(s3, corpus_factory):
+    bucket = s3.new_bucket()
+    s3.upload(corpus_factory("emodb", speakers=1, per_class=1), f"s3://{bucket}/corpora/emodb")
+    counter = RequestCounter().install()
+    assert storage.check_access(storage.as_root(f"s3://{bucket}/corpora", "root"))
+    assert dict(counter.counts) == {"ListObjectsV2": 1}  # the prefix, not the bucket before it
+    counter.reset()
+    assert not storage.check_access(storage.as_root(f"s3://{bucket}/nothing-here", "root"))
+    # empty: the bucket is listed too, to tell it from a missing one (s3fs lists an empty prefix's
+    # parent, here the bucket, by itself; the check takes that listing instead of a third request)
+    assert dict(counter.counts) == {"ListObjectsV2": 2}
+    with pytest.raises(storage.StorageError, match=f"^s3://{bucket}/nothing-here: no such object or prefix$"):
+        storage.check_access(storage.as_root(f"s3://{bucket}/nothing-here", "root"), must_exist=True)
+    with pytest.raises(storage.StorageError, match="^s3://no-such-bucket-here/x: the bucket does not exist$"):
+        storage.check_access(storage.as_root("s3://no-such-bucket-here/x", "root"))
 
 
 def test_fingerprint_of_a_bucket_follows_its_objects(s3, corpus_factory):
