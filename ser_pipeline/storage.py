@@ -56,9 +56,21 @@ def is_url(value: str | PurePath) -> bool:
     return m is not None and m["scheme"].lower() not in ("file", "local")
 
 
-def is_remote(path: StoragePath) -> bool:
-    """True for an object-storage location, False for a path on this machine."""
-    return not isinstance(path, PurePath)
+#: fsspec protocols of this machine's own files (a ``UPath`` with one of them is a local path)
+_LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+def is_remote(path: str | PurePath | StoragePath) -> bool:
+    """True for an object-storage location: a ``UPath`` of a protocol other than a local one, or a
+    URL string (``s3://b/x``; :func:`is_url`). False for a ``pathlib`` path, a local ``UPath``
+    (``UPath("file:///x")``) and any other string (``"data"``, ``"C:/data"``)."""
+    if isinstance(path, PurePath):  # PosixUPath (``UPath("/x")``) is one too
+        return False
+    if isinstance(path, str):
+        return is_url(path)
+    from upath import UPath
+
+    return isinstance(path, UPath) and path.protocol not in _LOCAL_PROTOCOLS
 
 
 def as_root(value: str | PurePath, setting: str, storage_options: dict | None = None) -> StoragePath:
@@ -129,18 +141,24 @@ def check_access(path: StoragePath, *, must_exist: bool = False) -> bool:
     Raises :class:`StorageError` (URL and cause) when the bucket is missing, the credentials are
     rejected, the endpoint is unreachable or access is denied, so a run stops at the first step that
     touches the store, before any expensive work. With ``must_exist`` an empty prefix is an error too.
-    A local path: ``path.exists()``."""
+    A local path: ``path.exists()``.
+
+    Object storage: one LIST of the prefix for a root that holds something; a second one, of the
+    bucket, only when the prefix is empty or missing, to tell that from a missing bucket."""
     if not is_remote(path):
         return path.exists()
     fs = path.fs
     bucket = path.path.split("/", 1)[0]
     try:
-        fs.ls(bucket, refresh=True)  # the bucket exists and these credentials may list it
         forget_listing(fs, path.path)  # another process may have written there since
         try:  # one LIST (a HEAD first, as exists() does, would cost a request per root)
             found = bool(fs.ls(path.path, refresh=True))
-        except FileNotFoundError:
+        except FileNotFoundError:  # no such prefix, or no such bucket
             found = False
+        if not found:  # raises for a missing bucket (or one these credentials may not list). Not
+            # refreshed: the only listing of the bucket cached now is one this check just made
+            # (s3fs lists the parent of an empty prefix), forget_listing dropped any older one
+            fs.ls(bucket)
     except Exception as exc:  # fsspec maps botocore errors to OSError subclasses, not all of them
         raise StorageError(describe_error(str(path), exc)) from exc
     if must_exist and not found:
@@ -367,10 +385,14 @@ class HeadFile(io.RawIOBase):
 
 
 def read_bytes(path: StoragePath) -> bytes:
-    """The bytes of one file (one GET on object storage)."""
+    """The bytes of one file (one GET on object storage).
+
+    A missing file is a ``FileNotFoundError``; any other failure of an object (a policy that may
+    list but not read, an unreachable endpoint) is a :class:`StorageError` naming its URL and the
+    cause, where s3fs's own ``PermissionError("Access Denied")`` names neither."""
     try:
         return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+    except (FileNotFoundError, IsADirectoryError):
         raise
     except OSError as exc:
         if is_remote(path):
@@ -382,16 +404,9 @@ def location(value: str | PurePath | StoragePath, setting: str = "path") -> Stor
     """``value`` as a location: a ``Path``/``UPath`` passes through, a URL string goes through
     :func:`as_root` (so ``s3://...`` never becomes a local folder), any other string is ``Path(value)``
     as given (not resolved: local behaviour stays exactly as before URLs were accepted)."""
-    if isinstance(value, PurePath) or is_remote_path(value):
+    if not isinstance(value, str):  # a Path or UPath already
         return value
     return as_root(value, setting) if is_url(value) or str(value).startswith("file:") else Path(value)
-
-
-def is_remote_path(value: Any) -> bool:
-    """True when ``value`` is a ``UPath`` (not a ``str`` or ``pathlib`` path)."""
-    from upath import UPath
-
-    return isinstance(value, UPath) and not isinstance(value, PurePath)
 
 
 def write_bytes(path: StoragePath, data: bytes) -> None:
@@ -494,6 +509,6 @@ def local_copy(value: str | PurePath | StoragePath, scratch: Path | None = None)
 
 
 __all__ = ["local_copy", "PROBE_BLOCK_BYTES", "Listed", "RemoteFile", "StorageError", "StoragePath", "as_root", "check_access",
-           "describe_error", "fs_and_path", "is_remote", "is_remote_path", "is_url", "list_files", "location",
+           "describe_error", "fs_and_path", "is_remote", "is_url", "list_files", "location",
            "open_for_probe", "put_file", "put_folder", "read_bytes", "write_bytes",
            "PROBE_REQUESTS_IN_FLIGHT", "HeadFile", "fetch_heads"]

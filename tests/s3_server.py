@@ -8,6 +8,7 @@ worker processes and subprocesses (the Dagster CLI, torchrun) inherit them.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import logging
@@ -25,6 +26,17 @@ def url_folders(*tops: Path) -> list[str]:
     """Every folder under ``tops`` whose name looks like a URL scheme (``s3:``, ``gs:``...): what a
     URL turned into a local path (``Path("s3://b/x")`` -> ``./s3:/b/x``) would leave."""
     return [os.path.join(d, n) for top in tops for d, dirs, _ in os.walk(top) for n in dirs if n.endswith(":")]
+
+
+def _objects(folder: Path, url: str) -> dict[str, bytes]:
+    """The objects that copy ``folder``'s tree under ``url`` (``s3://bucket/prefix``): bytes by key."""
+    dest = url.removeprefix("s3://").rstrip("/")
+    files = {}
+    for dirpath, _dirs, names in os.walk(folder, followlinks=True):
+        for name in names:
+            path = Path(dirpath) / name
+            files[f"{dest}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+    return files
 
 
 class S3Server:
@@ -59,14 +71,7 @@ class S3Server:
 
     def upload(self, folder: Path, url: str) -> None:
         """Copy ``folder``'s tree under ``url`` (``s3://bucket/prefix``); links are followed."""
-        fs = self.fs()
-        dest = url.removeprefix("s3://").rstrip("/")
-        files = {}
-        for dirpath, _dirs, names in os.walk(folder, followlinks=True):
-            for name in names:
-                path = Path(dirpath) / name
-                files[f"{dest}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
-        fs.pipe(files)  # concurrent PUTs
+        self.fs().pipe(_objects(folder, url))  # concurrent PUTs
 
     def stop(self) -> None:
         self._server.stop()
@@ -123,14 +128,55 @@ def moto_process(extra_env: dict[str, str] | None = None):
 
 
 class AuthS3Server:
-    """A second moto server, in its own process, that checks credentials (moto's
-    ``INITIAL_NO_AUTH_ACTION_COUNT=0``): every key it is given is unknown to it, so it answers
-    ``InvalidAccessKeyId`` as S3 does for wrong credentials. A context manager."""
+    """A second moto server, in its own process, that checks credentials and IAM policies (moto's
+    ``INITIAL_NO_AUTH_ACTION_COUNT=0``): a key it does not know is answered ``InvalidAccessKeyId``
+    as S3 does for wrong credentials, and a known user's request that its policy does not allow
+    ``AccessDenied``. A context manager; :meth:`user` and :meth:`upload` set the server up (with
+    checks off while they run)."""
 
-    def __enter__(self) -> str:
-        self._proc, endpoint = moto_process({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
-        return endpoint
+    def __enter__(self) -> AuthS3Server:
+        self._proc, self.endpoint = moto_process({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+        return self
 
     def __exit__(self, *exc) -> None:
         self._proc.terminate()
         self._proc.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def _unchecked(self):
+        """Credential and policy checks off while the block runs (moto's ``/moto-api/reset-auth``)."""
+        import requests
+
+        requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
+        try:
+            yield
+        finally:
+            requests.post(f"{self.endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+
+    def upload(self, folder: Path, url: str) -> None:
+        """Create the bucket of ``url`` (``s3://bucket/prefix``) and copy ``folder``'s tree under it."""
+        import fsspec
+
+        with self._unchecked():
+            fs = fsspec.filesystem("s3", endpoint_url=self.endpoint, key="setup", secret="setup",
+                                   skip_instance_cache=True)
+            fs.mkdir(url.removeprefix("s3://").split("/", 1)[0])
+            fs.pipe(_objects(folder, url))
+
+    def user(self, name: str, actions: list[str]) -> dict[str, str]:
+        """A new IAM user allowed exactly ``actions`` (``["s3:ListBucket"]``; ``[]``: nothing) on
+        every resource; returns fsspec ``storage_options`` (endpoint and the user's valid key)."""
+        import json
+
+        import boto3
+
+        statements = [{"Effect": "Allow", "Action": actions, "Resource": "*"}] if actions else []
+        with self._unchecked():
+            iam = boto3.client("iam", endpoint_url=self.endpoint, region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+                               aws_access_key_id="setup", aws_secret_access_key="setup")
+            iam.create_user(UserName=name)
+            if statements:
+                iam.put_user_policy(UserName=name, PolicyName=f"{name}-policy", PolicyDocument=json.dumps(
+                    {"Version": "2012-10-17", "Statement": statements}))
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"endpoint_url": self.endpoint, "key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}

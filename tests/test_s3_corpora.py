@@ -5,6 +5,7 @@ for S3; nothing here reaches a real endpoint."""
 
 import contextlib
 import hashlib
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -62,7 +63,24 @@ def test_a_pcm_scan_costs_one_listing_and_one_get_per_file(s3, corpus_factory):
     assert n > 20
     assert counter.counts["GetObject"] == n  # the header block of each file, nothing else
     assert counter.counts["HeadObject"] == 0  # sizes come from the listing
-    assert counter.counts["ListObjectsV2"] <= 3  # bucket check, existence, one find (< 1,000 objects)
+    assert counter.counts["ListObjectsV2"] <= 2  # the root check, one find (< 1,000 objects)
+
+
+def test_checking_a_root_costs_one_listing_and_a_second_only_when_it_is_empty(s3, corpus_factory):
+    bucket = s3.new_bucket()
+    s3.upload(corpus_factory("emodb", speakers=1, per_class=1), f"s3://{bucket}/corpora/emodb")
+    counter = RequestCounter().install()
+    assert storage.check_access(storage.as_root(f"s3://{bucket}/corpora", "root"))
+    assert dict(counter.counts) == {"ListObjectsV2": 1}  # the prefix, not the bucket before it
+    counter.reset()
+    assert not storage.check_access(storage.as_root(f"s3://{bucket}/nothing-here", "root"))
+    # empty: the bucket is listed too, to tell it from a missing one (s3fs lists an empty prefix's
+    # parent, here the bucket, by itself; the check takes that listing instead of a third request)
+    assert dict(counter.counts) == {"ListObjectsV2": 2}
+    with pytest.raises(storage.StorageError, match=f"^s3://{bucket}/nothing-here: no such object or prefix$"):
+        storage.check_access(storage.as_root(f"s3://{bucket}/nothing-here", "root"), must_exist=True)
+    with pytest.raises(storage.StorageError, match="^s3://no-such-bucket-here/x: the bucket does not exist$"):
+        storage.check_access(storage.as_root("s3://no-such-bucket-here/x", "root"))
 
 
 def test_fingerprint_of_a_bucket_follows_its_objects(s3, corpus_factory):
@@ -101,7 +119,7 @@ def test_a_corpus_asset_reads_a_bucket(s3, corpus_factory, tmp_path, monkeypatch
     assert not url_folders(tmp_path)  # no ./s3:/ folder
 
 
-@pytest.mark.parametrize("problem", ["missing_bucket", "unreachable", "wrong_credentials"])
+@pytest.mark.parametrize("problem", ["missing_bucket", "unreachable", "wrong_credentials", "permission_denied"])
 def test_a_store_that_cannot_be_used_stops_the_run_naming_url_and_cause(problem, s3, corpus_factory, tmp_path,
                                                                         monkeypatch):
     options = {}
@@ -111,9 +129,15 @@ def test_a_store_that_cannot_be_used_stops_the_run_naming_url_and_cause(problem,
         elif problem == "unreachable":  # the endpoint from run config (storage_options) wins over the environment's
             options = {"endpoint_url": "http://127.0.0.1:9", "config_kwargs": {"retries": {"max_attempts": 1}}}
             root, cause = f"s3://{s3.new_bucket()}/corpora", "the endpoint is unreachable"
-        else:
-            options = {"endpoint_url": stack.enter_context(AuthS3Server()), "key": "not-a-key", "secret": "not-a-secret"}
+        elif problem == "wrong_credentials":
+            server = stack.enter_context(AuthS3Server())
+            options = {"endpoint_url": server.endpoint, "key": "not-a-key", "secret": "not-a-secret"}
             root, cause = "s3://any-bucket/corpora", "the credentials were rejected"
+        else:  # a valid key whose policy allows no s3 action: not the same as a rejected key
+            server = stack.enter_context(AuthS3Server())
+            root, cause = "s3://locked/corpora", "permission denied"
+            server.upload(corpus_factory("ravdess", speakers=1, per_class=1), f"{root}/ravdess")
+            options = server.user("no-s3", [])
         data = DataDirResource(path=str(tmp_path / "data"))
         corpora = CorporaResource(root=root, storage_options=options)
         result = dg.materialize([RAVDESS], resources={"io_manager": ParquetIOManager(data_dir=data), "data_dir": data,
@@ -124,6 +148,32 @@ def test_a_store_that_cannot_be_used_stops_the_run_naming_url_and_cause(problem,
     message = event.event_specific_data.error.message
     assert f"{root}: {cause}" in message
     assert not (tmp_path / "data" / "assets").exists()  # nothing partial a later run would trust
+
+
+@pytest.mark.parametrize("name", ["ravdess", "crema_d"])  # fails at an audio header; at a label file first
+def test_a_corpus_that_can_be_listed_but_not_read_stops_naming_url_and_cause(name, corpus_factory, tmp_path):
+    """A policy with ``s3:ListBucket`` and no ``s3:GetObject``: resource setup passes (it only lists),
+    the scan stops at its first read with one line naming the object and "permission denied",
+    and writes no table, rejects or staged file."""
+    asset = next(a for a in CORPUS_ASSETS if corpus_key(name) in a.keys)
+    with AuthS3Server() as server:
+        server.upload(corpus_factory(name, speakers=1, per_class=1), f"s3://listonly/corpora/{name}")
+        options = server.user("lister", ["s3:ListBucket"])
+        root = storage.as_root(f"s3://listonly/corpora/{name}", "root", options)
+        # observing it too: label (non-audio) files are fingerprinted by content, a GET each
+        with pytest.raises(storage.StorageError, match=rf"^{root}/\S+: permission denied \(Access Denied\), "):
+            corpus_fingerprint(root)
+        data = DataDirResource(path=str(tmp_path / "data"))
+        corpora = CorporaResource(root="s3://listonly/corpora", storage_options=options)
+        result = dg.materialize([asset], resources={"io_manager": ParquetIOManager(data_dir=data), "data_dir": data,
+                                                     "corpora": corpora}, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    error = failure.event_specific_data.error.cause  # the step's own exception, under Dagster's wrapper
+    assert error.cls_name == "StorageError"
+    line = error.message.strip().removeprefix("ser_pipeline.storage.StorageError: ")
+    assert re.fullmatch(rf"s3://listonly/corpora/{name}/\S+: permission denied \(Access Denied\)", line), line
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]  # nothing a later run would trust
 
 
 def test_storage_roots_never_become_local_folders(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ from ser_pipeline.defs.labels import label_intensity, smoothed_labels, splits
 from ser_pipeline.defs.resources import CorporaResource, DataDirResource, MlflowResource
 
 sys.path.insert(0, str(Path(__file__).parent))
-from s3_server import url_folders  # noqa: E402
+from s3_server import AuthS3Server, url_folders  # noqa: E402
 
 NAMES = ("ravdess", "crema_d", "emodb", "iemocap", "urdu")
 CORPORA = [a for a in CORPUS_ASSETS if a.key.path[-1] in NAMES]
@@ -119,6 +119,24 @@ def test_a_missing_data_bucket_stops_at_resource_setup_naming_url_and_cause(s3, 
     [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
     assert not any(e.is_step_start for e in result.all_events)  # before any scan
     assert "s3://no-such-bucket/data: the bucket does not exist" in event.event_specific_data.error.message
+    assert not url_folders(tmp_path)
+
+
+def test_a_data_bucket_without_permission_stops_at_resource_setup_naming_url_and_cause(corpora, tmp_path,
+                                                                                      monkeypatch):
+    # a valid key whose policy allows no s3 action: "permission denied", not "credentials rejected"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SER_CORPORA_ROOT", str(corpora))
+    with AuthS3Server() as server:
+        server.upload(corpora / "emodb", "s3://locked-data/data/some")
+        data = DataDirResource(path="s3://locked-data/data", storage_options=server.user("no-s3", []))
+        with dg.instance_for_test() as instance:
+            result = dg.materialize([RAVDESS], instance=instance, raise_on_error=False, resources={
+                "io_manager": ParquetIOManager(data_dir=data), "data_dir": data, "corpora": CorporaResource()})
+    assert not result.success
+    [event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE]
+    assert not any(e.is_step_start for e in result.all_events)  # before any scan
+    assert "s3://locked-data/data: permission denied (Access Denied)" in event.event_specific_data.error.message
     assert not url_folders(tmp_path)
 
 

@@ -48,6 +48,24 @@ def test_data_dir_reads_file_urls_and_paths(tmp_path, monkeypatch):
     assert settings.data_dir("rel/data") == tmp_path / "rel" / "data"
 
 
+@pytest.mark.parametrize(("value", "remote"), [
+    (Path("/data"), False), (Path("s3:/b/x"), False),  # a URL that went through Path() is a (wrong) local path
+    ("relative/str", False), ("C:/data", False), ("/abs/str", False), ("file:///tmp/x", False),
+    ("s3://b/x", True), ("gs://b", True),
+    (storage.as_root("s3://b/x", "X"), True), (storage.as_root("/tmp/x", "X"), False),
+    (storage.as_root("file:///tmp/x", "X"), False),  # as_root makes file:// a Path, never a UPath
+])
+def test_is_remote_is_true_exactly_for_object_storage(value, remote):
+    assert storage.is_remote(value) is remote
+
+
+def test_is_remote_of_a_local_upath_is_false(tmp_path):
+    from upath import UPath
+
+    assert not storage.is_remote(UPath(tmp_path)) and not storage.is_remote(UPath(tmp_path.as_uri()))
+    assert storage.is_remote(UPath("memory://bucket/x"))
+
+
 def test_an_s3_data_dir_is_a_bucket_location_not_a_local_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # where Path("s3://...").resolve() used to land
     monkeypatch.setenv("SER_DATA_DIR", "s3://bucket/ser")

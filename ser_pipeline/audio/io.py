@@ -11,7 +11,7 @@ import soundfile as sf
 import soxr
 
 from ser_pipeline.audio import SAMPLE_RATE
-from ser_pipeline.storage import StorageError, describe_error, is_remote_path
+from ser_pipeline.storage import StorageError, describe_error, is_remote, location
 
 
 class AudioDecodeError(RuntimeError):
@@ -48,8 +48,8 @@ def load_clip(path: str | Path, start_s: float | None = None, end_s: float | Non
         :class:`AudioDecodeError` (a NaN would poison a whole training window).
     """
     with contextlib.ExitStack() as stack:
-        if is_remote_path(path):  # an object (``UPath``): soundfile reads the fsspec file object
-            source = stack.enter_context(_open_object(path, root))
+        if is_remote(path):  # an object (``UPath`` or URL): soundfile reads the fsspec file object
+            source = stack.enter_context(_open_object(location(path, "clip"), root))
         else:
             source = str(path) if root is None else _open_confined(path, root)
         return _decode(source, path, start_s, end_s, target_sr)

@@ -29,7 +29,8 @@ from ser_pipeline.corpora.probe import (  # noqa: F401  (re-exported: readers im
 )
 from ser_pipeline.emotions import CLASSES, N_CLASSES
 from ser_pipeline.labels.intensity import intensity as _intensity
-from ser_pipeline.storage import RemoteFile, StoragePath, check_access, is_remote, list_files, location
+from ser_pipeline.storage import (RemoteFile, StoragePath, check_access, is_remote, list_files, location,
+                                  read_bytes)
 
 Role = Literal["train", "test", "zero_shot", "finetune", "user"]
 Seconds = float
@@ -463,7 +464,7 @@ def lookup_label(label_map: Mapping[str, Mapping[str, float]], code: str) -> Map
 
 def read_text(path: StoragePath) -> str:
     """Read a label file as text: UTF-8 first, then Latin-1 (never fails on odd bytes)."""
-    data = location(path, "corpus root").read_bytes()
+    data = read_bytes(location(path, "corpus root"))
     for enc in ("utf-8-sig", "latin-1"):
         try:
             return data.decode(enc)

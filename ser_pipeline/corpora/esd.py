@@ -54,6 +54,7 @@ from ser_pipeline.corpora.base import (
     CorpusSpec, CorpusTables, Reason, ScanSettings, TableBuilder, lookup_label, require_root, walk_audio,
 )
 from ser_pipeline.emotions import score_vector
+from ser_pipeline.storage import read_bytes
 
 LABEL_MAP: dict[str, dict[str, float]] = {
     "Neutral": {"neutral": 1.0},
@@ -133,7 +134,7 @@ class _Transcript:
         path = spk_dir / f"{spk}.txt"
         if not path.is_file():
             return
-        text = decode_transcript(path.read_bytes(), language(spk) == "zh")
+        text = decode_transcript(read_bytes(path), language(spk) == "zh")
         for lineno, line in enumerate(text.splitlines(), 1):
             line = line.strip().lstrip("\ufeff")
             if not line:

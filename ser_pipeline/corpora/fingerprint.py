@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 
 from ser_pipeline.corpora.base import AUDIO_EXTENSIONS
-from ser_pipeline.storage import StoragePath, StorageError, check_access, is_remote, list_files, location
+from ser_pipeline.storage import (StoragePath, StorageError, check_access, describe_error, is_remote, list_files,
+                                  location)
 
 #: (object URL, size, ETag) -> content hash of a label object already fetched by this process
 _LABEL_HASHES: dict[tuple[str, int, str], str] = {}
@@ -92,7 +93,7 @@ def _object_fingerprint(root: StoragePath) -> tuple[str, int]:
             try:
                 digest = hashlib.sha256(f.path.fs.cat_file(f.path.path)).hexdigest()  # one GET
             except OSError as exc:
-                raise StorageError(f"{url}: cannot read it to fingerprint the corpus ({exc})") from exc
+                raise StorageError(f"{describe_error(url, exc)}, reading it to fingerprint the corpus") from exc
             if len(_LABEL_HASHES) >= _MAX_LABEL_HASHES:
                 _LABEL_HASHES.clear()
             _LABEL_HASHES[key] = digest
