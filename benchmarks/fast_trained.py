@@ -3,29 +3,49 @@
     python benchmarks/fast_trained.py EXPORT_DIR [CLIPS_DIR]
 
 EXPORT_DIR: e.g. the `emotion_model` export of `make demo-pretrained` (data/models/<run>/export);
-CLIPS_DIR (default data/demo_corpora/emodb): up to 48 .wav files, spread over the folder. Ends with
-one line: seconds of each, the speed ratio, the largest per-frame probability difference and the
-share of files whose clip top class is the same. Random-weight encoders (benchmarks/inference.py)
-have flat probabilities; a trained model's peaked ones show what bf16 rounding really moves.
+CLIPS_DIR (default data/demo_corpora/emodb): up to 48 .wav files, spread over the folder. Two arms
+against fp32 in the same run: `--fast` (bf16 autocast of the encoder) and fp32 with oneDNN's matmuls
+in bf16 (`torch.backends.mkldnn.matmul.fp32_precision = "bf16"`: activations stay fp32 between ops,
+only matmul inputs are rounded; AMX does the work on CPUs that have it). Ends with one line per arm:
+seconds of each, the speed ratio, the largest per-frame probability difference and the share of
+files whose clip top class is the same. Random-weight encoders (benchmarks/inference.py) have flat
+probabilities; a trained model's peaked ones show what bf16 rounding really moves.
 """
 import sys
 import time
 from pathlib import Path
+
 import numpy as np
 import torch
-from ser_pipeline.model.export import load_model
+
 from ser_pipeline.inference import predict_file
+from ser_pipeline.model.export import load_model
 
 torch.set_num_threads(2)
 model, meta = load_model(sys.argv[1])
 every = sorted(Path(sys.argv[2] if len(sys.argv) > 2 else "data/demo_corpora/emodb").rglob("*.wav"))
 files = every[:: max(1, len(every) // 48)][:48]
-dmax, agree, t32, t16, audio = 0.0, 0, 0.0, 0.0, 0.0
-for f in files:
-    t = time.perf_counter(); a = predict_file(model, meta, f); t32 += time.perf_counter() - t
-    t = time.perf_counter(); b = predict_file(model, meta, f, fast=True); t16 += time.perf_counter() - t
-    n = min(len(a.frame_probs), len(b.frame_probs))
-    dmax = max(dmax, float(np.abs(a.frame_probs[:n] - b.frame_probs[:n]).max()))
-    agree += a.top == b.top
-print(f"{sys.argv[1]}: {len(files)} EMO-DB demo clips: fp32 {t32:.1f} s, fast {t16:.1f} s "
-      f"({t32 / t16:.2f}x), max_prob_diff={dmax:.4f} top_agree={agree / len(files):.3f}")
+
+
+def timed(**kw):
+    t = time.perf_counter()
+    out = [predict_file(model, meta, f, **kw) for f in files]
+    return out, time.perf_counter() - t
+
+
+def matmul_bf16():
+    torch.backends.mkldnn.matmul.fp32_precision = "bf16"
+    try:
+        return timed()
+    finally:
+        torch.backends.mkldnn.matmul.fp32_precision = "ieee"
+
+
+ref, t32 = timed()
+for name, (out, t) in [("fast", timed(fast=True)), ("matmul_bf16", matmul_bf16())]:
+    dmax = max(float(np.abs(a.frame_probs[:min(len(a.frame_probs), len(b.frame_probs))]
+                            - b.frame_probs[:min(len(a.frame_probs), len(b.frame_probs))]).max())
+               for a, b in zip(ref, out))
+    agree = np.mean([a.top == b.top for a, b in zip(ref, out)])
+    print(f"{sys.argv[1]}: {len(files)} clips: {name}: fp32 {t32:.1f} s, {name} {t:.1f} s "
+          f"({t32 / t:.2f}x), max_prob_diff={dmax:.4f} top_agree={agree:.3f}")
