@@ -1,5 +1,5 @@
 """The audio cache and training on object storage (issue 18): a cache built into a bucket from a
-bucket corpus is byte-identical to a local build and serves the same clips through the block
+bucket corpus holds shards byte-identical to a local build and serves the same clips through the block
 cache; training reads its table and cache from the bucket, writes checkpoints and the export
 there, and resumes from it, with the same weights as a local run. A local moto server
 (tests/s3_server.py) stands in for S3."""
@@ -11,11 +11,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
 
-from ser_pipeline.audio.cache import INDEX, AudioCache, build_corpus_cache
+from ser_pipeline.audio.cache import INDEX, AudioCache, build_corpus_cache, read_index
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from s3_server import RequestCounter
@@ -54,7 +55,12 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
                                 shard_samples=16000 * 3)
     assert remote.equals(local) and local.shard.max() >= 1 and (local.length > 0).all()
     fs = s3.fs()
-    assert _sha256s(fs, f"{bucket}/cache/tess") == _local_sha256s(tmp_path / "cache" / "tess")
+    # shards and meta file byte for byte in the build folder the index names; the index the same table
+    built = read_index(fs.cat_file(f"{bucket}/cache/tess/{INDEX}"), INDEX)
+    assert built[0].equals(pd.read_parquet(tmp_path / "cache" / "tess" / INDEX))
+    local_files = _local_sha256s(tmp_path / "cache" / "tess")
+    assert _sha256s(fs, f"{bucket}/cache/tess/{built[1]}") == {k: v for k, v in local_files.items() if k != INDEX}
+    assert sorted(k.rsplit("/", 1)[-1] for k in fs.find(f"{bucket}/cache/tess", maxdepth=1)) == [INDEX]
     assert not any((tmp_path / "scratch").glob("cache-build-*"))  # the staging folder is gone
     assert not Path("s3:").exists()  # a URL never became a local folder
 
@@ -77,7 +83,7 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
     from ser_pipeline.audio.remote_shard import RemoteShard
 
     local_shard = np.load(tmp_path / "cache" / "tess" / "shard_00000.npy", mmap_mode="r")
-    url = f"s3://{bucket}/cache/tess/shard_00000.npy"
+    url = f"s3://{bucket}/cache/tess/{built[1]}/shard_00000.npy"
     tag = s3.fs().info(url)["ETag"]
     first = RemoteShard(url, tag, tmp_path / "whole")
     np.testing.assert_array_equal(first[0:len(local_shard)], local_shard)
@@ -87,21 +93,42 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
     assert whole._whole is not None
 
 
-def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus):
-    """A rebuild deletes the old index before its first shard goes up: while shards are being
-    replaced the folder holds no index, and a reader sees no cache rather than a mixed one."""
+def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus, tmp_path, monkeypatch):
+    """A build cut short mid-upload leaves a build folder that no index names: a reader sees no
+    cache when there was none before, and the previous build when there was, never a mixed one."""
+    import ser_pipeline.audio.cache as cache_module
+    from ser_pipeline.storage import StorageError
+
     root, table = tess
     bucket = bucket_corpus
     url = f"s3://{bucket}/cache/tess"
-    build_corpus_cache(table, root, url, shard_samples=16000 * 3)
+    upload = cache_module.put_file
+
+    def cut_after_one_object(local, dest):  # the connection drops after the meta file and one shard
+        if local.name not in ("cache.json", "shard_00000.npy"):
+            raise StorageError(f"{dest}: the endpoint is unreachable (connection lost)")
+        upload(local, dest)
+
+    with monkeypatch.context() as m:
+        m.setattr(cache_module, "put_file", cut_after_one_object)
+        with pytest.raises(StorageError, match="connection lost"):
+            build_corpus_cache(table, root, url, shard_samples=16000 * 3)
     fs = s3.fs()
-    fs.rm_file(f"{bucket}/cache/tess/{INDEX}")  # what a build killed mid-upload leaves
+    assert [k.rsplit("/", 1)[-1] for k in fs.find(f"{bucket}/cache/tess")] == ["cache.json", "shard_00000.npy"]
     assert len(AudioCache(f"s3://{bucket}/cache", ["tess"])) == 0
-    # and a smaller rebuild leaves no shard of the old one behind
-    build_corpus_cache(table.head(2), root, url)
-    names = sorted(k.rsplit("/", 1)[-1] for k in s3.fs().find(f"{bucket}/cache/tess"))
-    assert names == ["cache.json", INDEX, "shard_00000.npy"]
-    assert len(AudioCache(f"s3://{bucket}/cache", ["tess"])) == 2
+
+    small = table.head(2)
+    build_corpus_cache(small, root, url)
+    with monkeypatch.context() as m:
+        m.setattr(cache_module, "put_file", cut_after_one_object)
+        with pytest.raises(StorageError, match="connection lost"):
+            build_corpus_cache(table, root, url, shard_samples=16000 * 3)
+    cache = AudioCache(f"s3://{bucket}/cache", ["tess"])
+    assert len(cache) == 2
+    build_corpus_cache(small, root, tmp_path / "local" / "tess")
+    local = AudioCache(tmp_path / "local", ["tess"])  # the small build's clips, whole
+    for uid in small.utterance_id:
+        np.testing.assert_array_equal(cache.get(uid), local.get(uid))
 
 
 def test_remote_cache_in_worker_processes(s3, tess, bucket_corpus, tmp_path):

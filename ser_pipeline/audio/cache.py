@@ -14,15 +14,28 @@ Shards are memory-mapped on read (``np.load(mmap_mode="r")``), so DataLoader wor
 page cache and never hold a whole shard. int16 halves disk and memory traffic; its quantisation
 step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end resolves.
 
-The cache may live on object storage (``out_dir``/``cache_root`` an ``s3://`` URL or ``UPath``):
-a build decodes into a local scratch folder (:func:`ser_pipeline.settings.scratch_dir`), then
-uploads each shard as one object and the index LAST, its commit marker (the old index is deleted
-before the first shard goes up), so a reader never trusts a half-uploaded cache; shards and index
-are byte-identical to a local build. Readers stream shard byte ranges through a node-local block
-cache (:mod:`ser_pipeline.audio.remote_shard`), opened lazily in each process. Two builds of one
-remote folder at the same time are not kept apart (object stores have no lock file), and a
-reader that already loaded an index must not see its shards rebuilt under it: build a corpus's
-cache before the runs that read it, as the asset graph does.
+The cache may live on object storage (``out_dir``/``cache_root`` an ``s3://`` URL or ``UPath``),
+laid out as immutable objects plus one pointer object::
+
+    <cache>/<corpus>/builds/<build id>/shard_00000.npy, cache.json   written once, never replaced
+    <cache>/<corpus>/index.parquet      the pointer: its Parquet schema metadata names the build
+                                        folder (key ``ser_pipeline.cache_build``, "builds/<id>")
+
+A build decodes into a local scratch folder (:func:`ser_pipeline.settings.scratch_dir`), uploads
+its shards and meta file into a fresh build folder (``<UTC time>-<uuid4 hex>``, never reused),
+checks with one listing that they are all there, and PUTs the index LAST: a reader sees the old
+index or the whole new one, and the folder an index names is complete. Two builds racing each
+produce a self-consistent cache and the last index PUT wins; a reader that loaded an older index
+keeps reading its own shards, which nothing overwrites. Shards and meta file are byte-identical
+to a local build; the index equals a local build's as a table (the build name is schema metadata,
+which readers of the columns ignore). After its PUT a build removes the build folders that neither
+its index nor the index then in the store names and whose newest object is older than
+:data:`BUILD_GRACE_S`, so a reader of an older index has that long to finish, and a build must
+upload within it (one that ran longer fails before writing its index if its folder was
+collected). An index without a build name (the flat layout written before build folders:
+shards next to the index) is read as before, its objects collected like an unnamed build's.
+Readers stream shard byte ranges through a node-local block cache
+(:mod:`ser_pipeline.audio.remote_shard`), opened lazily in each process.
 """
 
 from __future__ import annotations
@@ -35,31 +48,44 @@ import os
 import re
 import shutil
 import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ser_pipeline.audio import SAMPLE_RATE
 from ser_pipeline.audio.io import AudioDecodeError, load_clip, optional_seconds
 from ser_pipeline.audio.remote_shard import DEFAULT_BLOCK_SIZE, RemoteShard
 from ser_pipeline.locks import exclusive
 from ser_pipeline.procs import process_alive
-from ser_pipeline.storage import (StorageError, check_access, describe_error, is_remote, location, put_folder,
-                                  read_bytes)
+from ser_pipeline.storage import (StorageError, check_access, describe_error, forget_listing, is_remote, location,
+                                  put_file, read_bytes)
 
 log = logging.getLogger(__name__)
 
 SHARD_SAMPLES = 16000 * 3600  # one hour of audio per shard
 INDEX = "index.parquet"
 META = "cache.json"
+BUILDS = "builds"  # remote: <corpus>/builds/<build>/ holds one build's shards and meta file
+BUILD_KEY = b"ser_pipeline.cache_build"  # index schema metadata: the build folder it names
+#: seconds an unnamed build folder is kept after its newest object was written: a reader that
+#: loaded an older index has this long to finish with its shards, and a build this long to upload
+BUILD_GRACE_S = 24 * 3600
+_BUILD_NAME = re.compile(rf"{BUILDS}/[A-Za-z0-9_-]+")
+_FLAT_OBJECT = re.compile(rf"shard_\d+\.npy|{re.escape(META)}")  # the flat layout's, next to its index
 
 
 def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str | Path, *,
                        dtype: str = "int16", shard_samples: int = SHARD_SAMPLES,
                        progress: Callable[[int, int], None] | None = None,
-                       holder: str | None = None, on_wait: Callable[[str], None] | None = None) -> pd.DataFrame:
+                       holder: str | None = None, on_wait: Callable[[str], None] | None = None,
+                       grace_s: float | None = None) -> pd.DataFrame:
     """Decode every row of one corpus into shards under ``out_dir``; returns the index.
 
     Rows whose audio cannot be decoded, or whose file resolves outside ``corpus_root`` (a symlink
@@ -71,11 +97,16 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     folder ``.<name>.tmp-<pid>-<random>`` that is renamed into place, so an interrupted build leaves
     the previous cache intact; staging folders of builds whose process is gone are removed first.
     A full disk raises ``OSError`` "no space left on <folder>" after removing the staging folder.
+
+    On object storage there is no lock: each build writes a fresh build folder and the index last
+    (module docstring); ``grace_s`` (default :data:`BUILD_GRACE_S`) is how old an unnamed build
+    folder must be before this build removes it.
     """
     if dtype not in ("int16", "float32"):
         raise ValueError(f"cache dtype must be int16 or float32, not {dtype!r}")
     if is_remote(dest := location(out_dir, "audio cache folder")):
-        return _build_remote(rows, corpus_root, dest, dtype, shard_samples, progress)
+        return _build_remote(rows, corpus_root, dest, dtype, shard_samples, progress,
+                             BUILD_GRACE_S if grace_s is None else grace_s)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     holder = holder or f"pid {os.getpid()}"
@@ -100,19 +131,119 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
 
 
 def _build_remote(rows: pd.DataFrame, corpus_root, dest, dtype: str, shard_samples: int,
-                  progress: Callable[[int, int], None] | None) -> pd.DataFrame:
-    """:func:`build_corpus_cache` into object storage: decode into a scratch folder, then upload
-    the shards and meta file and the index last (:func:`ser_pipeline.storage.put_folder`)."""
+                  progress: Callable[[int, int], None] | None, grace_s: float) -> pd.DataFrame:
+    """:func:`build_corpus_cache` into object storage: decode into a scratch folder, upload the
+    shards and meta file into a fresh build folder, check they are all there, PUT the index naming
+    that folder last, then collect unnamed build folders older than ``grace_s``."""
     from ser_pipeline.settings import scratch_dir
 
     check_access(dest)  # a missing bucket or bad credentials fail before any decoding
+    build = new_build_name()
     tmp = Path(tempfile.mkdtemp(dir=scratch_dir(), prefix="cache-build-"))
     try:
         idx = _write_cache(rows, corpus_root, tmp, dtype, shard_samples, progress)
-        put_folder(tmp, dest, last=INDEX)
+        names = sorted(p.name for p in tmp.iterdir() if p.name != INDEX)
+        for name in names:
+            put_file(tmp / name, dest / build / name)
+        _check_uploaded(dest / build, names, grace_s)
+        write_index(idx, tmp / INDEX, build)
+        put_file(tmp / INDEX, dest / INDEX)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    collect_builds(dest, build, grace_s)
     return idx
+
+
+def new_build_name() -> str:
+    """A build folder name never used before, ``builds/<UTC time>-<uuid4 hex>`` (the time only
+    makes listings readable; the uuid makes it unique)."""
+    return f"{BUILDS}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex}"
+
+
+def write_index(idx: pd.DataFrame, path: Path, build: str) -> None:
+    """Write the index table to ``path`` with the build folder it names (relative to the index's
+    folder) in the Parquet schema metadata: the columns stay what every reader of the index
+    expects, and pandas' own metadata is kept."""
+    table = pa.Table.from_pandas(idx, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), BUILD_KEY: build.encode()})
+    pq.write_table(table, path)
+
+
+def read_index(data: bytes, where: str) -> tuple[pd.DataFrame, str]:
+    """The index table in ``data`` and the folder its shards are in, relative to the index's folder:
+    the build folder it names, or ``""`` for the flat layout (no build named). A name that is not
+    ``builds/<name>`` is a ``ValueError`` naming ``where``."""
+    table = pq.read_table(io.BytesIO(data))
+    build = (table.schema.metadata or {}).get(BUILD_KEY, b"").decode()
+    if build and not _BUILD_NAME.fullmatch(build):
+        raise ValueError(f"{where}: names the build folder {build!r}, not {BUILDS}/<name>")
+    return table.to_pandas(), build
+
+
+def _listing(folder, *, maxdepth: int | None = None) -> dict[str, dict]:
+    """Object key -> listing details below the remote ``folder``, fresh from the store (one LIST
+    per thousand objects); an absent folder is empty."""
+    fs = folder.fs
+    forget_listing(fs, folder.path)  # another process may have written or removed objects since
+    try:
+        return fs.find(folder.path, maxdepth=maxdepth, detail=True)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise StorageError(describe_error(str(folder), exc)) from exc
+
+
+def _check_uploaded(folder, names: list[str], grace_s: float) -> None:
+    """Raise :class:`StorageError` unless every object ``names`` is under ``folder`` (one listing):
+    a build that ran past the grace period may have had its folder collected by another build."""
+    have = {k.rsplit("/", 1)[-1] for k in _listing(folder)}
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise StorageError(f"{folder}: {len(missing)} of the {len(names)} objects this build uploaded are gone "
+                           f"({missing[0]}...): another build removed the folder after the grace period of "
+                           f"{grace_s:g} s; its index was not written, build the cache again")
+
+
+def collect_builds(dest, keep: str, grace_s: float | None = None) -> list[str]:
+    """Remove the build folders under the remote cache folder ``dest`` that neither ``keep`` (the
+    build just committed) nor the index now in the store names, and whose newest object is at least
+    ``grace_s`` seconds (default :data:`BUILD_GRACE_S`) older than that index; the flat layout's
+    shards and meta file next to the index count as one such folder. Ages are measured on the
+    store's clock (object times against the index's), not this machine's. Returns what was removed."""
+    grace_s = BUILD_GRACE_S if grace_s is None else grace_s
+    fs, base = dest.fs, dest.path.rstrip("/")
+    found = _listing(dest)
+    index = found.get(f"{base}/{INDEX}")
+    now = index.get("LastModified") if index else None
+    now = now or datetime.now(timezone.utc)
+    spare = {keep}
+    if index is not None:  # another build's index may have landed after ours: its folder stays
+        try:
+            spare.add(read_index(fs.cat_file(f"{base}/{INDEX}"), str(dest / INDEX))[1])
+        except (FileNotFoundError, ValueError):
+            pass
+    groups: dict[str, list[tuple[str, datetime]]] = {}
+    for key, info in found.items():
+        parts = key[len(base) + 1:].split("/")
+        if len(parts) >= 3 and parts[0] == BUILDS:
+            group = f"{BUILDS}/{parts[1]}"
+        elif len(parts) == 1 and _FLAT_OBJECT.fullmatch(parts[0]):
+            group = ""
+        else:
+            continue  # the index, or something this module did not write
+        groups.setdefault(group, []).append((key, info.get("LastModified") or now))
+    removed = []
+    for group, objects in sorted(groups.items()):
+        if group in spare or (now - max(t for _, t in objects)).total_seconds() < grace_s:
+            continue
+        try:
+            fs.rm([k for k, _ in objects])
+        except OSError as exc:
+            raise StorageError(describe_error(str(dest / group), exc)) from exc
+        removed.append(group or ".")
+        log.info("removed %s (%d objects): an audio cache build no index names, older than %g s",
+                 dest / group if group else f"{dest} (flat layout)", len(objects), grace_s)
+    return removed
 
 
 def write_shard(path: Path, samples: np.ndarray) -> None:
@@ -201,6 +332,7 @@ class AudioCache:
         self._scale: dict[str, float | None] = {}
         self._shards: dict[tuple[str, int], np.ndarray | RemoteShard] = {}
         self._versions: dict[str, str] = {}  # remote: shard URL -> ETag (from one listing per corpus)
+        self._dirs: dict[str, object] = {}  # corpus -> the folder its index's shards are in
         self.block_size = block_size
         if is_remote(self.root) and scratch is None:
             from ser_pipeline.settings import scratch_dir
@@ -215,7 +347,6 @@ class AudioCache:
             raise StorageError(describe_error(str(self.root), exc)) from exc
 
     def _load_indexes(self, corpora: Iterable[str] | None) -> None:
-        remote = is_remote(self.root)
         if corpora is not None:
             names = list(corpora)
         else:
@@ -223,27 +354,47 @@ class AudioCache:
                 if self.root.is_dir() else []
         for name in names:
             folder = self.root / name
-            if remote:  # one listing: is the index there (the commit marker), shard versions
-                fs = folder.fs
-                fs.invalidate_cache(folder.path)  # a rebuild since this process last listed it
-                listed = {k.rsplit("/", 1)[-1]: v for k, v in fs.find(folder.path, detail=True).items()}
-                if INDEX not in listed:
-                    continue
-                for fn, info in listed.items():
-                    self._versions[str(folder / fn)] = str(info.get("ETag") or info.get("size"))
-            elif not (folder / INDEX).exists():
+            try:  # the index first (one GET): it is the commit marker and names the folder of its shards
+                data = folder.fs.cat_file(f"{folder.path}/{INDEX}") if is_remote(folder) else read_bytes(folder / INDEX)
+            except FileNotFoundError as exc:
+                if is_remote(folder) and not describe_error("", exc).endswith("no such object or prefix"):
+                    raise  # a missing bucket is the store's error, not a corpus without a cache
                 continue
-            meta = json.loads(read_bytes(folder / META))
-            self._scale[name] = 1.0 / 32767.0 if meta["dtype"] == "int16" else None
-            idx = pd.read_parquet(io.BytesIO(read_bytes(folder / INDEX)))
+            try:
+                idx, build = read_index(data, str(folder / INDEX))
+            except ValueError as exc:
+                log.warning("audio cache %s not used: %s", folder, exc)
+                continue
+            shards = folder / build if build else folder
             if not set(SOURCE_COLUMNS) <= set(idx.columns):
                 log.warning("audio cache %s predates source checks: not used until it is rebuilt", folder)
                 continue
+            if is_remote(folder) and not self._list_shards(shards, idx):
+                continue
+            meta = json.loads(read_bytes(shards / META))
+            self._dirs[name] = shards
+            self._scale[name] = 1.0 / 32767.0 if meta["dtype"] == "int16" else None
             for uid, shard, off, n, *src in zip(idx.utterance_id, idx.shard, idx.offset, idx.length,
                                                 *(idx[c] for c in SOURCE_COLUMNS), strict=True):
                 if n >= 0:
                     source = clip_source(dict(zip(SOURCE_COLUMNS, src, strict=True)))
                     self._where[uid] = (name, int(shard), int(off), int(n), source)
+
+    def _list_shards(self, shards, idx: pd.DataFrame) -> bool:
+        """Record the versions (ETags) of the remote shards of one index from one listing of their
+        folder; False (with a warning) when an object the index needs is not there."""
+        listed = {k.rsplit("/", 1)[-1]: v for k, v in _listing(shards, maxdepth=1).items()}
+        need = [META, *(f"shard_{s:05d}.npy" for s in sorted(set(idx.shard[idx.length >= 0])))]
+        missing = [n for n in need if n not in listed]
+        # only when a build ran past the grace period and its folder was collected between its check
+        # and its index PUT: then no cache, rather than a reader failing on the first missing shard
+        if missing:
+            log.warning("audio cache %s not used: %d of the objects its index needs are gone (%s...); clips are "
+                        "decoded from the corpus until it is rebuilt", shards, len(missing), missing[0])
+            return False
+        for fn, info in listed.items():
+            self._versions[str(shards / fn)] = str(info.get("ETag") or info.get("size"))
+        return True
 
     def __contains__(self, utterance_id: str) -> bool:
         return utterance_id in self._where
@@ -256,7 +407,7 @@ class AudioCache:
         name, shard, off, n, _ = self._where[utterance_id]
         key = (name, shard)
         if key not in self._shards:
-            path = self.root / name / f"shard_{shard:05d}.npy"
+            path = self._dirs[name] / f"shard_{shard:05d}.npy"
             self._shards[key] = RemoteShard(str(path), self._versions.get(str(path), ""), self.scratch,
                                             self.block_size) if is_remote(path) else np.load(path, mmap_mode="r")
         x = np.asarray(self._shards[key][off: off + n])
