@@ -1,5 +1,5 @@
 """Audio-cache builds in a bucket kept apart without a lock (issue 18): each build writes a fresh
-build folder and the index last, naming it. Builds racing each leave a self-consistent cache, a
+build folder (index, shards, meta file) and then the pointer naming it. Builds racing each leave a self-consistent cache, a
 reader keeps the build its index named, unnamed folders are collected after a grace period, and a
 cache in the flat layout written before build folders is still read. A local moto server
 (tests/s3_server.py) stands in for S3."""
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import ser_pipeline.audio.cache as cache_module
-from ser_pipeline.audio.cache import BUILDS, INDEX, AudioCache, build_corpus_cache, collect_builds, read_index
+from ser_pipeline.audio.cache import (BUILDS, INDEX, POINTER, AudioCache, build_corpus_cache, collect_builds,
+                                      read_pointer)
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from ser_pipeline.storage import StorageError, as_root
@@ -47,8 +48,14 @@ def local_caches(tess, tmp_path):
 
 
 def _index(s3, url: str):
-    """(index table, build folder it names) of the cache at ``url``."""
-    return read_index(s3.fs().cat_file(f"{url.removeprefix('s3://')}/{INDEX}"), url)
+    """(index table, build folder the pointer names; "" for the flat layout) of the cache at ``url``."""
+    import io
+
+    import pandas as pd
+
+    fs, base = s3.fs(), url.removeprefix("s3://")
+    build = read_pointer(fs.cat_file(f"{base}/{POINTER}"), url) if fs.exists(f"{base}/{POINTER}") else ""
+    return pd.read_parquet(io.BytesIO(fs.cat_file(f"{base}/{build}/{INDEX}" if build else f"{base}/{INDEX}"))), build
 
 
 def _builds(s3, url: str) -> dict[str, set[str]]:
@@ -94,9 +101,9 @@ def test_two_builds_racing_leave_one_whole_build_indexed(s3, tess, cache_url, lo
     [winner] = [n for n in inputs if final.equals(results[n])]
     builds = _builds(s3, cache_url)
     assert len(builds) == 2 and named in builds  # both kept: the loser's is inside the grace period
-    for idx in results.values():  # each build's folder is whole: its meta file and every shard
+    for idx in results.values():  # each build's folder is whole: its index, meta file and every shard
         shards = {f"shard_{s:05d}.npy" for s in idx.shard[idx.length >= 0]}
-        assert {"cache.json", *shards} in builds.values()
+        assert {INDEX, "cache.json", *shards} in builds.values()
     reference = local_caches(inputs[winner], winner.replace(" ", "_"))
     cache = AudioCache(cache_url.rsplit("/", 1)[0], ["tess"])
     assert len(cache) == len(inputs[winner])
@@ -129,31 +136,31 @@ def test_unnamed_builds_are_collected_after_the_grace_period(s3, tess, cache_url
     assert list(_builds(s3, cache_url)) == [named]
 
 
-def test_a_build_whose_folder_was_collected_writes_no_index(s3, tess, cache_url, monkeypatch):
+def test_a_build_whose_folder_was_collected_writes_no_pointer(s3, tess, cache_url, monkeypatch):
     """A build that ran past the grace period while another build committed and collected its
-    folder fails before its index, naming the folder; the other build stays the cache."""
+    folder fails before its pointer, naming the folder; the other build stays the cache."""
     root, table = tess
     upload = cache_module.put_file
     other = []
 
     def then_another_build_commits(local: Path, dest) -> None:
         upload(local, dest)
-        if local.name == "shard_00000.npy" and not other:  # after this build's last object
+        if local.name == "shard_00000.npy" and not other:  # after this build's last object (names sorted)
             other.append(dest)
             build_corpus_cache(table.head(2), root, cache_url, grace_s=0)
 
     monkeypatch.setattr(cache_module, "put_file", then_another_build_commits)
-    with pytest.raises(StorageError, match=r"s3://.*/cache/tess/builds/[^ ]+: 2 of the 2 objects this build uploaded "
-                                           r"are gone .*grace period of 86400 s; its index was not written"):
+    with pytest.raises(StorageError, match=r"s3://.*/cache/tess/builds/[^ ]+: 3 of the 3 objects this build uploaded "
+                                           r"are gone .*grace period of 86400 s; its pointer was not written"):
         build_corpus_cache(table, root, cache_url)  # one shard (default size)
     final, named = _index(s3, cache_url)
     assert len(final) == 2 and list(_builds(s3, cache_url)) == [named]
 
 
 def test_a_cache_in_the_flat_layout_is_read_then_collected(s3, tess, cache_url, local_caches):
-    """A cache uploaded before build folders (shards and meta file next to an index that names no
-    build: what the previous code wrote, byte for byte a local build) is read as it is; a new build
-    replaces it and collects its objects like an unnamed build's."""
+    """A cache uploaded before build folders (index, shards and meta file in the corpus folder, no
+    pointer: what the previous code wrote, byte for byte a local build) is read as it is; a new
+    build replaces it and collects its objects like an unnamed build's."""
     root, table = tess
     reference = local_caches(table, "flat")
     s3.upload(Path(reference.root) / "tess", cache_url)
@@ -165,7 +172,7 @@ def test_a_cache_in_the_flat_layout_is_read_then_collected(s3, tess, cache_url, 
     assert len(AudioCache(cache_url.rsplit("/", 1)[0], ["tess"])) == len(table) - 1
     base = cache_url.removeprefix("s3://")
     build_corpus_cache(table.iloc[1:], root, cache_url, shard_samples=SHARD, grace_s=0)
-    assert sorted(k.rsplit("/", 1)[-1] for k in s3.fs().find(base, maxdepth=1)) == [INDEX]
+    assert sorted(k.rsplit("/", 1)[-1] for k in s3.fs().find(base, maxdepth=1)) == [POINTER]
 
 
 def test_an_index_whose_build_is_gone_is_not_used_and_a_missing_bucket_is_an_error(s3, tess, cache_url, caplog):

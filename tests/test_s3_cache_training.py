@@ -11,12 +11,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 import yaml
 
-from ser_pipeline.audio.cache import INDEX, AudioCache, build_corpus_cache, read_index
+from ser_pipeline.audio.cache import POINTER, AudioCache, build_corpus_cache, read_pointer
 from ser_pipeline.corpora import read_corpus
 from ser_pipeline.labels.harmonize import add_soft_labels, corpus_mean_intensity
 from s3_server import RequestCounter
@@ -55,12 +54,10 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
                                 shard_samples=16000 * 3)
     assert remote.equals(local) and local.shard.max() >= 1 and (local.length > 0).all()
     fs = s3.fs()
-    # shards and meta file byte for byte in the build folder the index names; the index the same table
-    built = read_index(fs.cat_file(f"{bucket}/cache/tess/{INDEX}"), INDEX)
-    assert built[0].equals(pd.read_parquet(tmp_path / "cache" / "tess" / INDEX))
-    local_files = _local_sha256s(tmp_path / "cache" / "tess")
-    assert _sha256s(fs, f"{bucket}/cache/tess/{built[1]}") == {k: v for k, v in local_files.items() if k != INDEX}
-    assert sorted(k.rsplit("/", 1)[-1] for k in fs.find(f"{bucket}/cache/tess", maxdepth=1)) == [INDEX]
+    # index, shards and meta file byte for byte in the build folder the pointer names
+    build = read_pointer(fs.cat_file(f"{bucket}/cache/tess/{POINTER}"), POINTER)
+    assert _sha256s(fs, f"{bucket}/cache/tess/{build}") == _local_sha256s(tmp_path / "cache" / "tess")
+    assert sorted(k.rsplit("/", 1)[-1] for k in fs.find(f"{bucket}/cache/tess", maxdepth=1)) == [POINTER]
     assert not any((tmp_path / "scratch").glob("cache-build-*"))  # the staging folder is gone
     assert not Path("s3:").exists()  # a URL never became a local folder
 
@@ -83,7 +80,7 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
     from ser_pipeline.audio.remote_shard import RemoteShard
 
     local_shard = np.load(tmp_path / "cache" / "tess" / "shard_00000.npy", mmap_mode="r")
-    url = f"s3://{bucket}/cache/tess/{built[1]}/shard_00000.npy"
+    url = f"s3://{bucket}/cache/tess/{build}/shard_00000.npy"
     tag = s3.fs().info(url)["ETag"]
     first = RemoteShard(url, tag, tmp_path / "whole")
     np.testing.assert_array_equal(first[0:len(local_shard)], local_shard)
@@ -94,7 +91,7 @@ def test_cache_built_into_a_bucket_from_a_bucket_equals_a_local_build(s3, tess, 
 
 
 def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus, tmp_path, monkeypatch):
-    """A build cut short mid-upload leaves a build folder that no index names: a reader sees no
+    """A build cut short mid-upload leaves a build folder (its index in it) that no pointer names: a reader sees no
     cache when there was none before, and the previous build when there was, never a mixed one."""
     import ser_pipeline.audio.cache as cache_module
     from ser_pipeline.storage import StorageError
@@ -104,8 +101,8 @@ def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus, tmp_path,
     url = f"s3://{bucket}/cache/tess"
     upload = cache_module.put_file
 
-    def cut_after_one_object(local, dest):  # the connection drops after the meta file and one shard
-        if local.name not in ("cache.json", "shard_00000.npy"):
+    def cut_after_one_object(local, dest):  # the connection drops after the index, meta file and one shard
+        if local.name not in ("cache.json", "index.parquet", "shard_00000.npy"):
             raise StorageError(f"{dest}: the endpoint is unreachable (connection lost)")
         upload(local, dest)
 
@@ -114,7 +111,7 @@ def test_a_half_uploaded_cache_is_not_trusted(s3, tess, bucket_corpus, tmp_path,
         with pytest.raises(StorageError, match="connection lost"):
             build_corpus_cache(table, root, url, shard_samples=16000 * 3)
     fs = s3.fs()
-    assert [k.rsplit("/", 1)[-1] for k in fs.find(f"{bucket}/cache/tess")] == ["cache.json", "shard_00000.npy"]
+    assert [k.rsplit("/", 1)[-1] for k in fs.find(f"{bucket}/cache/tess")] == ["cache.json", "index.parquet", "shard_00000.npy"]
     assert len(AudioCache(f"s3://{bucket}/cache", ["tess"])) == 0
 
     small = table.head(2)

@@ -164,7 +164,7 @@ def test_the_whole_graph_runs_with_corpora_and_data_in_a_bucket(s3, tmp_path, mo
     assert result.success
     run = result.run_id
     keys = set(s3.fs().find(f"{bucket}/data"))
-    for key in ("assets/splits.parquet", "audio_cache/ravdess/index.parquet", f"models/{run}/spec.yaml",
+    for key in ("assets/splits.parquet", "audio_cache/ravdess/CURRENT", f"models/{run}/spec.yaml",
                 f"models/{run}/export/model.safetensors", f"reports/{run}/MODEL_CARD.md", "rejects/crema_d.parquet"):
         assert f"{bucket}/data/{key}" in keys, key
     model_run = result.output_for_node("emotion_model")["mlflow_run_id"]

@@ -17,23 +17,23 @@ step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end re
 The cache may live on object storage (``out_dir``/``cache_root`` an ``s3://`` URL or ``UPath``),
 laid out as immutable objects plus one pointer object::
 
-    <cache>/<corpus>/builds/<build id>/shard_00000.npy, cache.json   written once, never replaced
-    <cache>/<corpus>/index.parquet      the pointer: its Parquet schema metadata names the build
-                                        folder (key ``ser_pipeline.cache_build``, "builds/<id>")
+    <cache>/<corpus>/builds/<build id>/index.parquet, shard_00000.npy, cache.json
+                                        one build, written once, never replaced: byte for byte
+                                        the files of a local build
+    <cache>/<corpus>/CURRENT            the pointer: the text ``builds/<build id>``
 
 A build decodes into a local scratch folder (:func:`ser_pipeline.settings.scratch_dir`), uploads
-its shards and meta file into a fresh build folder (``<UTC time>-<uuid4 hex>``, never reused),
-checks with one listing that they are all there, and PUTs the index LAST: a reader sees the old
-index or the whole new one, and the folder an index names is complete. Two builds racing each
-produce a self-consistent cache and the last index PUT wins; a reader that loaded an older index
-keeps reading its own shards, which nothing overwrites. Shards and meta file are byte-identical
-to a local build; the index equals a local build's as a table (the build name is schema metadata,
-which readers of the columns ignore). After its PUT a build removes the build folders that neither
-its index nor the index then in the store names and whose newest object is older than
+its files into a fresh build folder (``<UTC time>-<uuid4 hex>``, never reused), checks with one
+listing that they are all there, and PUTs the pointer LAST: a reader sees the old build or the
+whole new one, and the folder a pointer names is complete. Two builds racing each produce a
+self-consistent cache and the last pointer PUT wins; a reader that loaded an older index keeps
+reading its own shards, which nothing overwrites. After its PUT a build removes the build folders
+that neither it nor the pointer then in the store names and whose newest object is older than
 :data:`BUILD_GRACE_S`, so a reader of an older index has that long to finish, and a build must
-upload within it (one that ran longer fails before writing its index if its folder was
-collected). An index without a build name (the flat layout written before build folders:
-shards next to the index) is read as before, its objects collected like an unnamed build's.
+upload within it (one that ran longer fails before writing its pointer if its folder was
+collected). Without a pointer the cache is read from the flat layout (index, shards and meta
+file in the corpus folder: a local cache, and a remote one written before build folders); a
+remote flat layout's objects are collected like an unnamed build's once a pointer exists.
 Readers stream shard byte ranges through a node-local block cache
 (:mod:`ser_pipeline.audio.remote_shard`), opened lazily in each process.
 """
@@ -56,8 +56,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ser_pipeline.audio import SAMPLE_RATE
 from ser_pipeline.audio.io import AudioDecodeError, load_clip, optional_seconds
@@ -65,20 +63,20 @@ from ser_pipeline.audio.remote_shard import DEFAULT_BLOCK_SIZE, RemoteShard
 from ser_pipeline.locks import exclusive
 from ser_pipeline.procs import process_alive
 from ser_pipeline.storage import (StorageError, check_access, describe_error, forget_listing, is_remote, location,
-                                  put_file, read_bytes)
+                                  put_file, read_bytes, write_bytes)
 
 log = logging.getLogger(__name__)
 
 SHARD_SAMPLES = 16000 * 3600  # one hour of audio per shard
 INDEX = "index.parquet"
 META = "cache.json"
-BUILDS = "builds"  # remote: <corpus>/builds/<build>/ holds one build's shards and meta file
-BUILD_KEY = b"ser_pipeline.cache_build"  # index schema metadata: the build folder it names
+BUILDS = "builds"  # remote: <corpus>/builds/<build>/ holds one build's index, shards and meta file
+POINTER = "CURRENT"  # remote: <corpus>/CURRENT names the build folder in use; written last
 #: seconds an unnamed build folder is kept after its newest object was written: a reader that
 #: loaded an older index has this long to finish with its shards, and a build this long to upload
 BUILD_GRACE_S = 24 * 3600
 _BUILD_NAME = re.compile(rf"{BUILDS}/[A-Za-z0-9_-]+")
-_FLAT_OBJECT = re.compile(rf"shard_\d+\.npy|{re.escape(META)}")  # the flat layout's, next to its index
+_FLAT_OBJECT = re.compile(rf"shard_\d+\.npy|{re.escape(META)}|{re.escape(INDEX)}")  # the flat layout: all in the corpus folder
 
 
 def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str | Path, *,
@@ -98,7 +96,7 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
     the previous cache intact; staging folders of builds whose process is gone are removed first.
     A full disk raises ``OSError`` "no space left on <folder>" after removing the staging folder.
 
-    On object storage there is no lock: each build writes a fresh build folder and the index last
+    On object storage there is no lock: each build writes a fresh build folder and the pointer last
     (module docstring); ``grace_s`` (default :data:`BUILD_GRACE_S`) is how old an unnamed build
     folder must be before this build removes it.
     """
@@ -132,9 +130,9 @@ def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str
 
 def _build_remote(rows: pd.DataFrame, corpus_root, dest, dtype: str, shard_samples: int,
                   progress: Callable[[int, int], None] | None, grace_s: float) -> pd.DataFrame:
-    """:func:`build_corpus_cache` into object storage: decode into a scratch folder, upload the
-    shards and meta file into a fresh build folder, check they are all there, PUT the index naming
-    that folder last, then collect unnamed build folders older than ``grace_s``."""
+    """:func:`build_corpus_cache` into object storage: decode into a scratch folder, upload its
+    files into a fresh build folder, check they are all there, PUT the pointer naming that folder
+    last, then collect unnamed build folders older than ``grace_s``."""
     from ser_pipeline.settings import scratch_dir
 
     check_access(dest)  # a missing bucket or bad credentials fail before any decoding
@@ -142,12 +140,11 @@ def _build_remote(rows: pd.DataFrame, corpus_root, dest, dtype: str, shard_sampl
     tmp = Path(tempfile.mkdtemp(dir=scratch_dir(), prefix="cache-build-"))
     try:
         idx = _write_cache(rows, corpus_root, tmp, dtype, shard_samples, progress)
-        names = sorted(p.name for p in tmp.iterdir() if p.name != INDEX)
+        names = sorted(p.name for p in tmp.iterdir())
         for name in names:
             put_file(tmp / name, dest / build / name)
         _check_uploaded(dest / build, names, grace_s)
-        write_index(idx, tmp / INDEX, build)
-        put_file(tmp / INDEX, dest / INDEX)
+        write_bytes(dest / POINTER, f"{build}\n".encode())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     collect_builds(dest, build, grace_s)
@@ -160,24 +157,13 @@ def new_build_name() -> str:
     return f"{BUILDS}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex}"
 
 
-def write_index(idx: pd.DataFrame, path: Path, build: str) -> None:
-    """Write the index table to ``path`` with the build folder it names (relative to the index's
-    folder) in the Parquet schema metadata: the columns stay what every reader of the index
-    expects, and pandas' own metadata is kept."""
-    table = pa.Table.from_pandas(idx, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), BUILD_KEY: build.encode()})
-    pq.write_table(table, path)
-
-
-def read_index(data: bytes, where: str) -> tuple[pd.DataFrame, str]:
-    """The index table in ``data`` and the folder its shards are in, relative to the index's folder:
-    the build folder it names, or ``""`` for the flat layout (no build named). A name that is not
-    ``builds/<name>`` is a ``ValueError`` naming ``where``."""
-    table = pq.read_table(io.BytesIO(data))
-    build = (table.schema.metadata or {}).get(BUILD_KEY, b"").decode()
-    if build and not _BUILD_NAME.fullmatch(build):
-        raise ValueError(f"{where}: names the build folder {build!r}, not {BUILDS}/<name>")
-    return table.to_pandas(), build
+def read_pointer(data: bytes, where: str) -> str:
+    """The build folder (``builds/<name>``, relative to the cache folder) a pointer object names;
+    anything else is a ``ValueError`` naming ``where``."""
+    build = data.decode(errors="replace").strip()
+    if not _BUILD_NAME.fullmatch(build):
+        raise ValueError(f"{where}: names {build!r}, not a build folder {BUILDS}/<name>")
+    return build
 
 
 def _listing(folder, *, maxdepth: int | None = None) -> dict[str, dict]:
@@ -193,6 +179,11 @@ def _listing(folder, *, maxdepth: int | None = None) -> dict[str, dict]:
         raise StorageError(describe_error(str(folder), exc)) from exc
 
 
+def _get(path) -> bytes:
+    """The bytes of one object or file (one GET; ``FileNotFoundError`` when absent)."""
+    return path.fs.cat_file(path.path) if is_remote(path) else read_bytes(path)
+
+
 def _check_uploaded(folder, names: list[str], grace_s: float) -> None:
     """Raise :class:`StorageError` unless every object ``names`` is under ``folder`` (one listing):
     a build that ran past the grace period may have had its folder collected by another build."""
@@ -201,25 +192,25 @@ def _check_uploaded(folder, names: list[str], grace_s: float) -> None:
     if missing:
         raise StorageError(f"{folder}: {len(missing)} of the {len(names)} objects this build uploaded are gone "
                            f"({missing[0]}...): another build removed the folder after the grace period of "
-                           f"{grace_s:g} s; its index was not written, build the cache again")
+                           f"{grace_s:g} s; its pointer was not written, build the cache again")
 
 
 def collect_builds(dest, keep: str, grace_s: float | None = None) -> list[str]:
     """Remove the build folders under the remote cache folder ``dest`` that neither ``keep`` (the
-    build just committed) nor the index now in the store names, and whose newest object is at least
-    ``grace_s`` seconds (default :data:`BUILD_GRACE_S`) older than that index; the flat layout's
-    shards and meta file next to the index count as one such folder. Ages are measured on the
-    store's clock (object times against the index's), not this machine's. Returns what was removed."""
+    build just committed) nor the pointer now in the store names, and whose newest object is at
+    least ``grace_s`` seconds (default :data:`BUILD_GRACE_S`) older than that pointer; the flat
+    layout's index, shards and meta file count as one such folder. Ages are measured on the store's
+    clock (object times against the pointer's), not this machine's. Returns what was removed."""
     grace_s = BUILD_GRACE_S if grace_s is None else grace_s
     fs, base = dest.fs, dest.path.rstrip("/")
     found = _listing(dest)
-    index = found.get(f"{base}/{INDEX}")
-    now = index.get("LastModified") if index else None
+    pointer = found.get(f"{base}/{POINTER}")
+    now = pointer.get("LastModified") if pointer else None
     now = now or datetime.now(timezone.utc)
     spare = {keep}
-    if index is not None:  # another build's index may have landed after ours: its folder stays
+    if pointer is not None:  # another build's pointer may have landed after ours: its folder stays
         try:
-            spare.add(read_index(fs.cat_file(f"{base}/{INDEX}"), str(dest / INDEX))[1])
+            spare.add(read_pointer(fs.cat_file(f"{base}/{POINTER}"), str(dest / POINTER)))
         except (FileNotFoundError, ValueError):
             pass
     groups: dict[str, list[tuple[str, datetime]]] = {}
@@ -354,18 +345,23 @@ class AudioCache:
                 if self.root.is_dir() else []
         for name in names:
             folder = self.root / name
-            try:  # the index first (one GET): it is the commit marker and names the folder of its shards
-                data = folder.fs.cat_file(f"{folder.path}/{INDEX}") if is_remote(folder) else read_bytes(folder / INDEX)
+            try:  # the pointer first (one GET): the commit marker, naming the build folder
+                build = read_pointer(_get(folder / POINTER), str(folder / POINTER))
             except FileNotFoundError as exc:
                 if is_remote(folder) and not describe_error("", exc).endswith("no such object or prefix"):
                     raise  # a missing bucket is the store's error, not a corpus without a cache
-                continue
-            try:
-                idx, build = read_index(data, str(folder / INDEX))
+                build = ""  # the flat layout: a local cache, or a remote one from before build folders
             except ValueError as exc:
                 log.warning("audio cache %s not used: %s", folder, exc)
                 continue
             shards = folder / build if build else folder
+            try:
+                idx = pd.read_parquet(io.BytesIO(_get(shards / INDEX)))
+            except FileNotFoundError:
+                if build:
+                    log.warning("audio cache %s not used: its pointer names %s, which has no index; clips are "
+                                "decoded from the corpus until it is rebuilt", folder, build)
+                continue
             if not set(SOURCE_COLUMNS) <= set(idx.columns):
                 log.warning("audio cache %s predates source checks: not used until it is rebuilt", folder)
                 continue
@@ -387,7 +383,7 @@ class AudioCache:
         need = [META, *(f"shard_{s:05d}.npy" for s in sorted(set(idx.shard[idx.length >= 0])))]
         missing = [n for n in need if n not in listed]
         # only when a build ran past the grace period and its folder was collected between its check
-        # and its index PUT: then no cache, rather than a reader failing on the first missing shard
+        # and its pointer PUT: then no cache, rather than a reader failing on the first missing shard
         if missing:
             log.warning("audio cache %s not used: %d of the objects its index needs are gone (%s...); clips are "
                         "decoded from the corpus until it is rebuilt", shards, len(missing), missing[0])

@@ -17,8 +17,9 @@ class CacheConfig(dg.Config):
 
 
 def cache_dir(data_dir: DataDirResource):
-    """``<data>/audio_cache``: a local folder, or a prefix on object storage (shards uploaded,
-    the index last; read through a node-local block cache, see ser_pipeline/audio/cache.py)."""
+    """``<data>/audio_cache``: a local folder, or a prefix on object storage (each build in its
+    own folder, the pointer last; read through a node-local block cache, see
+    ser_pipeline/audio/cache.py)."""
     return data_dir.base() / "audio_cache"
 
 
