@@ -199,4 +199,4 @@ def test_full_pipeline_multiprocess_on_a_bucket_is_byte_identical_to_local_folde
     assert list(remote) == list(local)
     assert remote == local
     assert not list(cwd.iterdir())  # root ignores the mode: nothing was written all the same
-    assert not url_folders(tmp_path, cwd)
+    assert not url_folders(tmp_path, cwd, short_tmp)
