@@ -22,7 +22,8 @@ run's ``STEP_WORKER_STARTED`` events. The working directory is read-only and sta
 Compared by sha256, keyed by the path below the data folder (sorted by path parts): corpus tables
 (``assets/corpora/``), rejects tables (``rejects/``), label tables (``assets/label_intensity``,
 ``assets/smoothed_labels``), the splits table (the split metadata is derived from it), the audio
-cache (``audio_cache/<corpus>/``: shards, index and ``cache.json``) and the table training read
+cache (``audio_cache/<corpus>/``: shards, index and ``cache.json``; in the bucket, those of the
+build folder its ``CURRENT`` pointer names) and the table training read
 (``models/<run>/train_table.parquet``, the run id replaced). Not compared: what names a run, a
 place or a time (asset records, the training spec, checkpoints, exports, reports, MLflow
 artifacts) and the local cache's lock files, which object storage has no use for.
@@ -100,6 +101,24 @@ def _digests(files: dict[str, bytes], run_id: str) -> dict[str, str]:
         if any(key.startswith(prefix) for prefix in KINDS.values()) and not key.endswith(".lock"):
             digests[key] = hashlib.sha256(data).hexdigest()
     return dict(sorted(digests.items(), key=lambda kv: kv[0].split("/")))
+
+
+def _current_builds(files: dict[str, bytes]) -> dict[str, bytes]:
+    """``files`` of a bucket data folder with each audio cache as a local build lays it out: the
+    files of the build folder its pointer (``audio_cache/<corpus>/CURRENT``) names moved up to
+    ``audio_cache/<corpus>/``, the pointer itself and unnamed builds left out."""
+    from ser_pipeline.audio.cache import POINTER, read_pointer
+
+    builds = {key.rsplit("/", 1)[0]: read_pointer(data, key) for key, data in files.items()
+              if key.startswith("audio_cache/") and key.endswith(f"/{POINTER}")}
+    out = {}
+    for key, data in files.items():
+        corpus = "/".join(key.split("/")[:2])
+        if corpus not in builds:
+            out[key] = data
+        elif key.startswith(f"{corpus}/{builds[corpus]}/"):
+            out[f"{corpus}/{key.removeprefix(f'{corpus}/{builds[corpus]}/')}"] = data
+    return out
 
 
 def _start(name: str, tmp_path: Path, short_tmp: Path, cwd: Path, env: dict) -> dict:
@@ -192,8 +211,8 @@ def test_full_pipeline_multiprocess_on_a_bucket_is_byte_identical_to_local_folde
     local = _digests({p.relative_to(data).as_posix(): p.read_bytes() for p in data.rglob("*") if p.is_file()},
                      run_ids["local"])
     fs = s3.fs()
-    remote = _digests({k.removeprefix(f"{bucket}/data/"): fs.cat_file(k) for k in fs.find(f"{bucket}/data")},
-                      run_ids["s3"])
+    remote = _digests(_current_builds({k.removeprefix(f"{bucket}/data/"): fs.cat_file(k)
+                                       for k in fs.find(f"{bucket}/data")}), run_ids["s3"])
     for kind, prefix in KINDS.items():
         assert any(k.startswith(prefix) for k in local), kind
     assert list(remote) == list(local)
