@@ -57,6 +57,9 @@ def test_registered_versions_carry_description_tags_signature_and_the_aliases_fo
     )
     from ser_pipeline.defs.resources import DataDirResource, MlflowResource
 
+    # what an earlier registration in this process leaves behind: a process-wide registry URI
+    # naming another store (the client must still read the store it was made for)
+    mlflow.set_registry_uri(f"sqlite:///{tmp_path}/another_store.db")
     ml = MlflowResource(data_dir=DataDirResource(path=str(tmp_path / "data")),
                         tracking_uri=f"sqlite:///{tmp_path}/registry.db")
     uri = ml.ensure_available()

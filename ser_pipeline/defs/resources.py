@@ -235,11 +235,14 @@ class MlflowResource(dg.ConfigurableResource):
         return f"{problem} (after {tries} tries)"
 
     def client(self):
+        """A client on this store, for runs and the model registry alike (the registry lives in
+        the tracking store; naming it keeps a process-wide registry URI that an earlier
+        registration set for another store from redirecting this client)."""
         from mlflow.tracking import MlflowClient
 
         if self.uri().startswith(("http://", "https://")):
             self._apply_http_settings()
-        return MlflowClient(tracking_uri=self.uri())
+        return MlflowClient(tracking_uri=self.uri(), registry_uri=self.uri())
 
     def artifact_location(self) -> str | None:
         """Artifact location for a new experiment: ``<data dir>/mlartifacts`` for a local store or
