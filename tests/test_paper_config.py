@@ -61,7 +61,9 @@ def test_the_file_is_a_valid_run_config_of_full_pipeline(run_config):
 
     result = dg.validate_run_config(defs.resolve_job_def("full_pipeline"), run_config)
     assert result["ops"]["emotion_model"]["config"]["nproc_per_node"] == 4
-    assert result["execution"]["guarded_executor"]["multiprocess"]["max_concurrent"] == 4
+    multiprocess = result["execution"]["guarded_executor"]["multiprocess"]
+    assert multiprocess["max_concurrent"] == 4
+    assert multiprocess["start_method"]["forkserver"]["preload_modules"] == ["ser_pipeline.definitions"]
     # smoothed_labels is a graph asset: its config mapping hands `variant` to the op inside
     mapping = defs.resolve_assets_def("smoothed_labels").node_def.config_mapping
     assert mapping.resolve_from_unvalidated_config(run_config["ops"]["smoothed_labels"]["config"]) == {
