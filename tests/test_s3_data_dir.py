@@ -140,42 +140,6 @@ def test_a_data_bucket_without_permission_stops_at_resource_setup_naming_url_and
     assert not url_folders(tmp_path)
 
 
-@pytest.mark.e2e
-def test_the_whole_graph_runs_with_corpora_and_data_in_a_bucket(s3, tmp_path, monkeypatch, read_only_cwd):
-    """Corpora, tables, audio cache, training (through Pipes: a subprocess reading its spec, table
-    and cache from the bucket), export, evaluation reports and MLflow artifacts, all in the bucket."""
-    from ser_pipeline.definitions import ASSETS as ALL_ASSETS
-    from ser_pipeline.synth import synth_corpus
-
-    from pipeline_helpers import TINY_TRAIN
-
-    local = tmp_path / "corpora"
-    for name in ("ravdess", "crema_d", "emodb"):
-        synth_corpus(name, local / name, speakers=2, per_class=1)
-    bucket = s3.new_bucket()
-    s3.upload(local, f"s3://{bucket}/corpora")
-    monkeypatch.setenv("SER_CORPORA_ROOT", f"s3://{bucket}/corpora")
-    monkeypatch.setenv("SER_DATA_DIR", f"s3://{bucket}/data")
-    monkeypatch.setenv("SER_SCRATCH_DIR", str(tmp_path / "scratch"))
-    resources = {**_resources(), "pipes_subprocess_client": dg.PipesSubprocessClient()}
-    with dg.instance_for_test() as instance:
-        result = dg.materialize([*ALL_ASSETS, *CHECKS], instance=instance, resources=resources,
-                                run_config={"ops": {"emotion_model": {"config": TINY_TRAIN}}})
-    assert result.success
-    run = result.run_id
-    keys = set(s3.fs().find(f"{bucket}/data"))
-    for key in ("assets/splits.parquet", "audio_cache/ravdess/CURRENT", f"models/{run}/spec.yaml",
-                f"models/{run}/export/model.safetensors", f"reports/{run}/MODEL_CARD.md", "rejects/crema_d.parquet"):
-        assert f"{bucket}/data/{key}" in keys, key
-    model_run = result.output_for_node("emotion_model")["mlflow_run_id"]
-    artifacts = [k for k in keys if k.startswith(f"{bucket}/data/mlartifacts/") and model_run in k]
-    assert any(k.endswith("model/model.safetensors") for k in artifacts)  # MLflow's artifacts in the bucket
-    assert any(k.endswith("report/MODEL_CARD.md") for k in artifacts)
-    report = result.output_for_node("evaluation_report")
-    assert report["dir"] == f"s3://{bucket}/data/reports/{run}"
-    assert not url_folders(tmp_path)
-
-
 def test_mlflow_with_a_data_bucket_needs_a_tracking_uri_and_keeps_artifacts_in_the_bucket(s3, tmp_path,
                                                                                            monkeypatch):
     bucket = s3.new_bucket()

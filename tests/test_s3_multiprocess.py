@@ -217,5 +217,13 @@ def test_full_pipeline_multiprocess_on_a_bucket_is_byte_identical_to_local_folde
         assert any(k.startswith(prefix) for k in local), kind
     assert list(remote) == list(local)
     assert remote == local
+    # what names the bucket run landed in the bucket too: spec, export, report, MLflow artifacts
+    keys = set(fs.find(f"{bucket}/data"))
+    for key in (f"models/{run_ids['s3']}/spec.yaml", f"models/{run_ids['s3']}/export/model.safetensors",
+                f"reports/{run_ids['s3']}/MODEL_CARD.md"):
+        assert f"{bucket}/data/{key}" in keys, key
+    artifacts = [k for k in keys if k.startswith(f"{bucket}/data/mlartifacts/")]
+    assert any(k.endswith("/model/model.safetensors") for k in artifacts), artifacts
+    assert any(k.endswith("/report/MODEL_CARD.md") for k in artifacts), artifacts
     assert not list(cwd.iterdir())  # root ignores the mode: nothing was written all the same
     assert not url_folders(tmp_path, cwd, short_tmp)
