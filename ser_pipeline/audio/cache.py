@@ -179,11 +179,6 @@ def _listing(folder, *, maxdepth: int | None = None) -> dict[str, dict]:
         raise StorageError(describe_error(str(folder), exc)) from exc
 
 
-def _get(path) -> bytes:
-    """The bytes of one object or file (one GET; ``FileNotFoundError`` when absent)."""
-    return path.fs.cat_file(path.path) if is_remote(path) else read_bytes(path)
-
-
 def _check_uploaded(folder, names: list[str], grace_s: float) -> None:
     """Raise :class:`StorageError` unless every object ``names`` is under ``folder`` (one listing):
     a build that ran past the grace period may have had its folder collected by another build."""
@@ -346,7 +341,7 @@ class AudioCache:
         for name in names:
             folder = self.root / name
             try:  # the pointer first (one GET): the commit marker, naming the build folder
-                build = read_pointer(_get(folder / POINTER), str(folder / POINTER))
+                build = read_pointer(read_bytes(folder / POINTER), str(folder / POINTER))
             except FileNotFoundError as exc:
                 if is_remote(folder) and not describe_error("", exc).endswith("no such object or prefix"):
                     raise  # a missing bucket is the store's error, not a corpus without a cache
@@ -356,7 +351,7 @@ class AudioCache:
                 continue
             shards = folder / build if build else folder
             try:
-                idx = pd.read_parquet(io.BytesIO(_get(shards / INDEX)))
+                idx = pd.read_parquet(io.BytesIO(read_bytes(shards / INDEX)))
             except FileNotFoundError:
                 if build:
                     log.warning("audio cache %s not used: its pointer names %s, which has no index; clips are "
