@@ -133,3 +133,42 @@ def test_a_symlink_swapped_after_the_scan_is_not_decoded(corpus, tmp_path):
     i = int(np.flatnonzero(table.reset_index(drop=True).utterance_id == victim.utterance_id)[0])
     with pytest.raises(AudioDecodeError, match="outside corpus root"):
         ds.wave(i)
+
+
+def test_a_reader_never_maps_the_shards_of_a_folder_rebuilt_after_it_loaded_the_index(corpus, tmp_path):
+    """A local rebuild swaps the corpus folder while a reader (a training run, or a DataLoader
+    worker started from its pickled state) still holds the old index: shards it mapped keep
+    serving the old build, shards it had not opened are not taken from the new build (whose
+    offsets differ), and the clips of those are decoded from the corpus instead."""
+    import pickle
+
+    from ser_pipeline.audio.cache import StaleCacheError
+    from ser_pipeline.audio.io import load_clip
+
+    root, table = corpus
+    out = tmp_path / "cache" / "ravdess"
+    idx = build_corpus_cache(table, root, out, dtype="float32", shard_samples=16000 * 2)
+    assert idx.shard.max() >= 2
+    rows = {r["utterance_id"]: r for r in table.to_dict("records")}
+    first = idx[idx.shard == 0].utterance_id.iloc[0]
+    reader = AudioCache(out.parent, ["ravdess"])
+    np.testing.assert_array_equal(reader.clip(rows[first]), load_clip(root / rows[first]["path"]))
+    worker = pickle.loads(pickle.dumps(reader))  # a spawned DataLoader worker's copy: nothing mapped
+
+    # the rebuild: larger shards, so a shard name holds other clips than the old index says
+    build_corpus_cache(table, root, out, dtype="float32", shard_samples=16000 * 5)
+    new = pd.read_parquet(out / "index.parquet").set_index("utterance_id")
+    old = idx.set_index("utterance_id").loc[new.index]
+    moved = new.index[(old.shard > 0) & ((new.shard != old.shard) | (new.offset != old.offset))]
+    later = moved[0]  # in a shard the reader has not mapped, at another place in the new build
+
+    np.testing.assert_array_equal(reader.clip(rows[first]), load_clip(root / rows[first]["path"]))  # mapped
+    for r in (reader, worker):
+        assert r.clip(rows[later]) is None  # decoded from the corpus by the caller, never misread
+        with pytest.raises(StaleCacheError, match="rebuilt since this reader loaded its index"):
+            r.get(later)
+    ds = ClipDataset(table.reset_index(drop=True), {"ravdess": str(root)}, cache=worker)
+    i = int(np.flatnonzero(table.reset_index(drop=True).utterance_id == later)[0])
+    np.testing.assert_array_equal(ds.wave(i), load_clip(root / rows[later]["path"]))
+    fresh = AudioCache(out.parent, ["ravdess"])  # a reader started after the rebuild uses it
+    np.testing.assert_array_equal(fresh.clip(rows[later]), load_clip(root / rows[later]["path"]))

@@ -14,6 +14,12 @@ Shards are memory-mapped on read (``np.load(mmap_mode="r")``), so DataLoader wor
 page cache and never hold a whole shard. int16 halves disk and memory traffic; its quantisation
 step (1/32767 ≈ 3e-5 of full scale) is far below what the log-mel front end resolves.
 
+A local rebuild swaps the whole corpus folder (a rename), and a reader opens shards lazily, so a
+reader that loaded the old index must not open the new build's shard of the same name: it keeps
+the identity (device, inode) of the folder it read the index from, checks it again after opening
+each shard, and on a change stops serving that corpus (the original files are decoded instead,
+with one warning). Shards it had already mapped stay valid: a mapping outlives the rename.
+
 The cache may live on object storage (``out_dir``/``cache_root`` an ``s3://`` URL or ``UPath``),
 laid out as immutable objects plus one pointer object::
 
@@ -77,6 +83,19 @@ POINTER = "CURRENT"  # remote: <corpus>/CURRENT names the build folder in use; w
 BUILD_GRACE_S = 24 * 3600
 _BUILD_NAME = re.compile(rf"{BUILDS}/[A-Za-z0-9_-]+")
 _FLAT_OBJECT = re.compile(rf"shard_\d+\.npy|{re.escape(META)}|{re.escape(INDEX)}")  # the flat layout: all in the corpus folder
+
+
+class StaleCacheError(RuntimeError):
+    """A local cache folder was rebuilt (swapped) after its index was loaded by this reader."""
+
+
+def _folder_identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of a local folder, or None when nothing is there (mid-swap)."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def build_corpus_cache(rows: pd.DataFrame, corpus_root: str | Path, out_dir: str | Path, *,
@@ -319,6 +338,9 @@ class AudioCache:
         self._shards: dict[tuple[str, int], np.ndarray | RemoteShard] = {}
         self._versions: dict[str, str] = {}  # remote: shard URL -> ETag (from one listing per corpus)
         self._dirs: dict[str, object] = {}  # corpus -> the folder its index's shards are in
+        # local: corpus -> (device, inode) of the folder its index was read from (module docstring)
+        self._identity: dict[str, tuple[int, int] | None] = {}
+        self._stale: set[str] = set()  # local corpora rebuilt since their index was loaded
         self.block_size = block_size
         if is_remote(self.root) and scratch is None:
             from ser_pipeline.settings import scratch_dir
@@ -350,6 +372,7 @@ class AudioCache:
                 log.warning("audio cache %s not used: %s", folder, exc)
                 continue
             shards = folder / build if build else folder
+            identity = None if is_remote(shards) else _folder_identity(shards)
             try:
                 idx = pd.read_parquet(io.BytesIO(read_bytes(shards / INDEX)))
             except FileNotFoundError:
@@ -363,6 +386,12 @@ class AudioCache:
             if is_remote(folder) and not self._list_shards(shards, idx):
                 continue
             meta = json.loads(read_bytes(shards / META))
+            if not is_remote(shards):
+                if identity is None or _folder_identity(shards) != identity:  # swapped while being read
+                    log.warning("audio cache %s not used: it was rebuilt while its index was read; clips are "
+                                "decoded from the corpus", folder)
+                    continue
+                self._identity[name] = identity
             self._dirs[name] = shards
             self._scale[name] = 1.0 / 32767.0 if meta["dtype"] == "int16" else None
             for uid, shard, off, n, *src in zip(idx.utterance_id, idx.shard, idx.offset, idx.length,
@@ -394,24 +423,52 @@ class AudioCache:
         return len(self._where)
 
     def get(self, utterance_id: str) -> np.ndarray:
-        """The clip as float32 at 16 kHz, shape (samples,)."""
+        """The clip as float32 at 16 kHz, shape (samples,).
+
+        Raises :class:`StaleCacheError` when the clip's shard is not mapped yet and its local
+        corpus folder was rebuilt since the index was loaded (its shards no longer match it)."""
         name, shard, off, n, _ = self._where[utterance_id]
         key = (name, shard)
         if key not in self._shards:
             path = self._dirs[name] / f"shard_{shard:05d}.npy"
-            self._shards[key] = RemoteShard(str(path), self._versions.get(str(path), ""), self.scratch,
-                                            self.block_size) if is_remote(path) else np.load(path, mmap_mode="r")
+            if is_remote(path):
+                self._shards[key] = RemoteShard(str(path), self._versions.get(str(path), ""), self.scratch,
+                                                self.block_size)
+            else:
+                self._shards[key] = self._open_local(name, path)
         x = np.asarray(self._shards[key][off: off + n])
         scale = self._scale[name]
         return x.astype(np.float32) * np.float32(scale) if scale else x.astype(np.float32, copy=True)
 
+    def _open_local(self, name: str, path: Path) -> np.ndarray:
+        """Map a local shard, then check that its folder is still the one the index came from: a
+        folder unchanged after the open means the file opened is that build's."""
+        if name in self._stale:
+            raise StaleCacheError(f"{self._dirs[name]}: rebuilt since this reader loaded its index")
+        try:
+            shard = np.load(path, mmap_mode="r")
+        except FileNotFoundError:
+            shard = None
+        if _folder_identity(self._dirs[name]) != self._identity[name]:
+            self._stale.add(name)
+            log.warning("audio cache %s was rebuilt after this reader loaded its index: its clips are decoded "
+                        "from the corpus from here on", self._dirs[name])
+            raise StaleCacheError(f"{self._dirs[name]}: rebuilt since this reader loaded its index")
+        if shard is None:
+            raise FileNotFoundError(f"{path}: shard named by the cache index is missing")
+        return shard
+
     def clip(self, row: Mapping) -> np.ndarray | None:
         """The clip of a table row (float32 at 16 kHz, shape (samples,)), or None when the cache
-        does not hold its utterance id or holds it decoded from another source (stale)."""
+        does not hold its utterance id, holds it decoded from another source (stale), or its local
+        folder was rebuilt since this reader loaded the index (module docstring)."""
         where = self._where.get(row["utterance_id"])
         if where is None or where[4] != clip_source(row):
             return None
-        return self.get(row["utterance_id"])
+        try:
+            return self.get(row["utterance_id"])
+        except StaleCacheError:
+            return None
 
     def __getstate__(self):  # DataLoader workers re-open their own memory maps / remote files
         state = self.__dict__.copy()
