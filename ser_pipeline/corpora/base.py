@@ -464,7 +464,7 @@ def lookup_label(label_map: Mapping[str, Mapping[str, float]], code: str) -> Map
 
 def read_text(path: StoragePath) -> str:
     """Read a label file as text: UTF-8 first, then Latin-1 (never fails on odd bytes)."""
-    data = read_bytes(location(path, "corpus root"))
+    data = read_bytes(location(path, "label file"))
     for enc in ("utf-8-sig", "latin-1"):
         try:
             return data.decode(enc)
