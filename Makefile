@@ -46,9 +46,11 @@ demo-pretrained: whisper-base
 	$(PY) -m ser_pipeline.defs.demo_summary
 
 # Everything (CI runs this) in $(SER_TEST_WORKERS) pytest-xdist processes, with the 15 slowest tests listed at the end.
+# The end-to-end tests are collected first (tests/conftest.py) and handed out one at a time
+# (--maxschedchunk 1), so that no worker is left with a queue of long tests while the other idles.
 SER_TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -n $(SER_TEST_WORKERS) --durations=15
+	$(PY) -m pytest -q -p no:cacheprovider -n $(SER_TEST_WORKERS) --maxschedchunk 1 --durations=15
 
 # The unit tier for a quick loop (< 2 min): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
 # subprocesses (marked `e2e`), nor the few unit tests over 10 s (marked `slow`; see pyproject.toml).

@@ -21,17 +21,18 @@ def test_every_registered_corpus_has_a_reader_and_a_generator():
 
 @pytest.mark.e2e
 @pytest.mark.timeout(1200)
-def test_full_pipeline_on_every_corpus(tmp_path):
+def test_full_pipeline_on_every_corpus(tmp_path, mlflow_uri):
     root = tmp_path / "corpora"
     for name in REGISTRY:
         synth_corpus(name, root / name, speakers=2, per_class=1)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_uri
     data_dir = DataDirResource(path=str(tmp_path / "d"))
     resources = {"io_manager": ParquetIOManager(data_dir=data_dir),
                  "corpora": CorporaResource(root=str(root)), "data_dir": data_dir,
                  "mlflow": MlflowResource(data_dir=data_dir, tracking_uri=uri),
                  "pipes_subprocess_client": dg.PipesSubprocessClient()}
-    run_config = {"ops": {"emotion_model": {"config": {**TINY_TRAIN, "register_model": False}},
+    # in_process: the Pipes launcher is covered by test_pipeline; its subprocess would add ~12 s of imports
+    run_config = {"ops": {"emotion_model": {"config": {**TINY_TRAIN, "register_model": False, "launcher": "in_process"}},
                           "hume_prosody_model": {"config": {"epochs": 1}},
                           "temporal_evaluation": {"config": {"n_windows": 4}}}}
     with dg.instance_for_test() as instance:

@@ -24,8 +24,9 @@ MODEL_AND_EVALUATION = ["emotion_model", *(f"evaluation/{s}" for s in EVAL_SETS)
 
 
 def run_config(use_cache: bool) -> dict:
+    # in_process: the Pipes launcher is covered by test_pipeline; its subprocess would add ~12 s of imports
     ops = {"emotion_model": {"config": {**TINY_TRAIN, "use_audio_cache": use_cache, "register_model": False,
-                                        "log_every": 1}},
+                                        "log_every": 1, "launcher": "in_process"}},
            "temporal_evaluation": {"config": {"use_audio_cache": use_cache}},
            **{f"evaluation__{s}": {"config": {"use_audio_cache": use_cache}} for s in EVAL_SETS}}
     if not use_cache:  # the first run also builds the cache, bit-exact (float32)
@@ -33,11 +34,11 @@ def run_config(use_cache: bool) -> dict:
     return {"ops": ops}
 
 
-def test_training_and_evaluation_from_the_cache_equal_those_from_the_files(tmp_path):
+def test_training_and_evaluation_from_the_cache_equal_those_from_the_files(tmp_path, mlflow_uri):
     corpora = tmp_path / "corpora"
     for name in ("ravdess", "crema_d", "emodb"):
         synth_corpus(name, corpora / name, speakers=2, per_class=1)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_uri
     resources = pipeline_resources(corpora, tmp_path, uri)
     with dg.instance_for_test() as instance:
         files = dg.materialize(ASSETS, resources=resources, instance=instance, run_config=run_config(False))

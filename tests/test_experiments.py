@@ -21,11 +21,11 @@ STUDY_TRAIN = {**TINY_TRAIN, "epochs": 1, "study": "demo"}
 
 
 @pytest.mark.e2e
-def test_ablation_loco_and_few_shot_studies_trace_every_cell_to_a_child_run(tmp_path):
+def test_ablation_loco_and_few_shot_studies_trace_every_cell_to_a_child_run(tmp_path, mlflow_uri):
     root = tmp_path / "corpora"
     for name in ("ravdess", "crema_d", "emodb"):
         synth_corpus(name, root / name, speakers=2, per_class=1)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_uri
     resources = pipeline_resources(root, tmp_path, uri)
     all_assets = [*ASSETS, *EXPERIMENT_ASSETS]
     client = MlflowClient(uri)

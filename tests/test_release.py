@@ -141,7 +141,7 @@ def test_missing_audio_is_one_line(tmp_path, release, capsys):
 
 
 @pytest.mark.e2e
-def test_table2_of_a_release_file_without_training(release, tmp_path):
+def test_table2_of_a_release_file_without_training(release, tmp_path, mlflow_uri):
     """emotion_model.model_file: no training; the evaluation assets score the given file. EmoDB is
     scored on Table 2's six classes, and the "Random F1" uses the file's own encoder."""
     import sys
@@ -159,7 +159,7 @@ def test_table2_of_a_release_file_without_training(release, tmp_path):
     root = tmp_path / "corpora"
     for name in ("ravdess", "emodb"):
         synth_corpus(name, root / name, speakers=2, per_class=1)
-    resources = pipeline_resources(root, tmp_path, f"sqlite:///{tmp_path}/mlflow.db")
+    resources = pipeline_resources(root, tmp_path, mlflow_uri)
     selection = [k for a in ASSETS if isinstance(a, dg.AssetsDefinition) for k in a.keys
                  if k.to_user_string().startswith("corpora/") or
                  k.to_user_string() in {"label_intensity", "smoothed_labels", "splits", "emotion_model",

@@ -141,7 +141,7 @@ def test_a_data_bucket_without_permission_stops_at_resource_setup_naming_url_and
 
 
 def test_mlflow_with_a_data_bucket_needs_a_tracking_uri_and_keeps_artifacts_in_the_bucket(s3, tmp_path,
-                                                                                           monkeypatch):
+                                                                                           monkeypatch, mlflow_uri):
     bucket = s3.new_bucket()
     monkeypatch.chdir(tmp_path)
     data_dir = DataDirResource(path=f"s3://{bucket}/data")
@@ -152,7 +152,7 @@ def test_mlflow_with_a_data_bucket_needs_a_tracking_uri_and_keeps_artifacts_in_t
                           request_max_retries=0, probe_timeout_s=1)
     with pytest.raises(dg.Failure, match=f"data folder s3://{bucket}/data is on object storage, which holds no local"):
         down.ensure_available()
-    mlflow = MlflowResource(data_dir=data_dir, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow = MlflowResource(data_dir=data_dir, tracking_uri=mlflow_uri)
     (tmp_path / "note.txt").write_text("hello")
     with mlflow.run("artifacts", tags={}) as run_id:
         mlflow.log_artifact(run_id, tmp_path / "note.txt")

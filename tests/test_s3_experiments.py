@@ -26,7 +26,7 @@ STUDY_TRAIN = {**TINY_TRAIN, "epochs": 1, "study": "demo"}
 
 
 @pytest.mark.e2e
-def test_studies_keep_records_runs_and_reports_in_the_bucket(s3, tmp_path, monkeypatch):
+def test_studies_keep_records_runs_and_reports_in_the_bucket(s3, tmp_path, monkeypatch, mlflow_uri):
     from mlflow.tracking import MlflowClient
 
     root = tmp_path / "corpora"
@@ -40,7 +40,7 @@ def test_studies_keep_records_runs_and_reports_in_the_bucket(s3, tmp_path, monke
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     data_dir = DataDirResource(path=data)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = mlflow_uri
     resources = {"io_manager": ParquetIOManager(data_dir=data_dir), "data_dir": data_dir,
                  "corpora": CorporaResource(root=str(root)),
                  "mlflow": MlflowResource(data_dir=data_dir, tracking_uri=uri),

@@ -121,12 +121,13 @@ def _current_builds(files: dict[str, bytes]) -> dict[str, bytes]:
     return out
 
 
-def _start(name: str, tmp_path: Path, short_tmp: Path, cwd: Path, env: dict) -> dict:
+def _start(name: str, tmp_path: Path, short_tmp: Path, cwd: Path, env: dict, mlflow_store: Path) -> dict:
     """Start ``dagster job execute ... -j full_pipeline`` with its own DAGSTER_HOME and base folder
     for the per-process TMPDIRs (below ``short_tmp``: the forkserver's socket lives in its
     TMPDIR, and AF_UNIX paths are limited to 107 bytes)."""
     home, tmp_base = tmp_path / f"home_{name}", Path(tempfile.mkdtemp(prefix=f"{name}-", dir=short_tmp))
     home.mkdir()
+    shutil.copyfile(mlflow_store, tmp_path / f"mlflow_{name}.db")  # one each (the migrated empty store)
     config = {
         "ops": {"emotion_model": {"config": {**TINY_TRAIN, "epochs": 1, "register_model": False}}},
         "execution": {"config": {"multiprocess": {
@@ -135,7 +136,7 @@ def _start(name: str, tmp_path: Path, short_tmp: Path, cwd: Path, env: dict) -> 
     }
     (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(config))
     env = {**env, "DAGSTER_HOME": str(home), "STEP_TMP_BASE": str(tmp_base), "OMP_NUM_THREADS": "1",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow_{name}.db",  # one each: both create theirs
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow_{name}.db",
            "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(REPO), os.environ.get("PYTHONPATH", "")])}
     log = (tmp_path / f"{name}.log").open("w")
     dagster = Path(sys.executable).with_name("dagster")
@@ -168,7 +169,7 @@ def _pid(tmpdir: Path) -> int:
 
 @pytest.mark.e2e
 def test_full_pipeline_multiprocess_on_a_bucket_is_byte_identical_to_local_folders(s3, corpus_factory, short_tmp,
-                                                                                   tmp_path):
+                                                                                   tmp_path, mlflow_store_template):
     corpora = tmp_path / "corpora"
     corpora.mkdir()
     for name in NAMES:
@@ -185,9 +186,10 @@ def test_full_pipeline_multiprocess_on_a_bucket_is_byte_identical_to_local_folde
     runs = {}
     try:  # both at once: each run's imports, training and evaluation tail leave a core idle
         runs["local"] = _start("local", tmp_path, short_tmp, cwd, {
-            **base, "SER_CORPORA_ROOT": str(corpora), "SER_DATA_DIR": str(tmp_path / "data")})
+            **base, "SER_CORPORA_ROOT": str(corpora), "SER_DATA_DIR": str(tmp_path / "data")}, mlflow_store_template)
         runs["s3"] = _start("s3", tmp_path, short_tmp, cwd, {
-            **base, "SER_CORPORA_ROOT": f"s3://{bucket}/corpora", "SER_DATA_DIR": f"s3://{bucket}/data"})
+            **base, "SER_CORPORA_ROOT": f"s3://{bucket}/corpora", "SER_DATA_DIR": f"s3://{bucket}/data"},
+            mlflow_store_template)
         for run in runs.values():
             _wait(run)
     finally:

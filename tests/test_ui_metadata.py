@@ -58,14 +58,14 @@ def test_mlflow_run_is_a_link_on_a_server_and_text_on_a_local_store(tmp_path):
     assert isinstance(text, dg.TextMetadataValue) and text.value == "abc"
 
 
-def test_tables_carry_a_column_schema_and_every_asset_an_owner(tmp_path):
+def test_tables_carry_a_column_schema_and_every_asset_an_owner(tmp_path, mlflow_uri):
     from ser_pipeline.definitions import defs
 
     synth_corpus("ravdess", tmp_path / "corpora" / "ravdess", speakers=2, per_class=1)
     assets = [*(a for a in CORPUS_ASSETS if a.key.path[-1] == "ravdess"), label_intensity, smoothed_labels, splits]
     with dg.instance_for_test() as instance:
         result = dg.materialize(assets, instance=instance, resources=pipeline_resources(
-            tmp_path / "corpora", tmp_path, f"sqlite:///{tmp_path}/mlflow.db"))
+            tmp_path / "corpora", tmp_path, mlflow_uri))
     mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     for key, column in (("corpora/ravdess", "duration_s"), ("smoothed_labels", "soft_neutral"),
                         ("splits", "split"), ("label_intensity", "mean_intensity")):
