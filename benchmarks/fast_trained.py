@@ -3,10 +3,11 @@
     python benchmarks/fast_trained.py EXPORT_DIR [CLIPS_DIR]
 
 EXPORT_DIR: e.g. the `emotion_model` export of `make demo-pretrained` (data/models/<run>/export);
-CLIPS_DIR (default data/demo_corpora/emodb): up to 48 .wav files, spread over the folder. Two arms
-against fp32 in the same run: `--fast` (bf16 autocast of the encoder) and fp32 with oneDNN's matmuls
+CLIPS_DIR (default data/demo_corpora/emodb): up to 48 .wav files, spread over the folder. Three arms
+against fp32 in the same run: `--fast` (bf16 autocast of the encoder), fp32 with oneDNN's matmuls
 in bf16 (`torch.backends.mkldnn.matmul.fp32_precision = "bf16"`: activations stay fp32 between ops,
-only matmul inputs are rounded; AMX does the work on CPUs that have it). Ends with one line per arm:
+only matmul inputs are rounded; AMX does the work on CPUs that have it), and fp16 autocast (a 10-bit
+mantissa against bf16's 7; AVX512-FP16 CPUs compute in it natively). Ends with one line per arm:
 seconds of each, the speed ratio, the largest per-frame probability difference and the share of
 files whose clip top class is the same. Random-weight encoders (benchmarks/inference.py) have flat
 probabilities; a trained model's peaked ones show what bf16 rounding really moves.
@@ -41,8 +42,15 @@ def matmul_bf16():
         torch.backends.mkldnn.matmul.fp32_precision = "ieee"
 
 
+def fp16():
+    t = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.float16):
+        out = [predict_file(model, meta, f) for f in files]
+    return out, time.perf_counter() - t
+
+
 ref, t32 = timed()
-for name, (out, t) in [("fast", timed(fast=True)), ("matmul_bf16", matmul_bf16())]:
+for name, (out, t) in [("fast", timed(fast=True)), ("matmul_bf16", matmul_bf16()), ("fp16_autocast", fp16())]:
     dmax = max(float(np.abs(a.frame_probs[:min(len(a.frame_probs), len(b.frame_probs))]
                             - b.frame_probs[:min(len(a.frame_probs), len(b.frame_probs))]).max())
                for a, b in zip(ref, out))
