@@ -339,7 +339,7 @@ class AudioCache:
         self._versions: dict[str, str] = {}  # remote: shard URL -> ETag (from one listing per corpus)
         self._dirs: dict[str, object] = {}  # corpus -> the folder its index's shards are in
         # local: corpus -> (device, inode) of the folder its index was read from (module docstring)
-        self._identity: dict[str, tuple[int, int] | None] = {}
+        self._identity: dict[str, tuple[int, int]] = {}
         self._stale: set[str] = set()  # local corpora rebuilt since their index was loaded
         self.block_size = block_size
         if is_remote(self.root) and scratch is None:
@@ -443,8 +443,9 @@ class AudioCache:
     def _open_local(self, name: str, path: Path) -> np.ndarray:
         """Map a local shard, then check that its folder is still the one the index came from: a
         folder unchanged after the open means the file opened is that build's."""
+        stale = StaleCacheError(f"{self._dirs[name]}: rebuilt since this reader loaded its index")
         if name in self._stale:
-            raise StaleCacheError(f"{self._dirs[name]}: rebuilt since this reader loaded its index")
+            raise stale
         try:
             shard = np.load(path, mmap_mode="r")
         except FileNotFoundError:
@@ -453,7 +454,7 @@ class AudioCache:
             self._stale.add(name)
             log.warning("audio cache %s was rebuilt after this reader loaded its index: its clips are decoded "
                         "from the corpus from here on", self._dirs[name])
-            raise StaleCacheError(f"{self._dirs[name]}: rebuilt since this reader loaded its index")
+            raise stale
         if shard is None:
             raise FileNotFoundError(f"{path}: shard named by the cache index is missing")
         return shard
