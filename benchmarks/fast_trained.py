@@ -30,9 +30,10 @@ every = sorted(Path(sys.argv[2] if len(sys.argv) > 2 else "data/demo_corpora/emo
 files = every[:: max(1, len(every) // 48)][:48]
 
 
-def timed(**kw):
+def timed(m=None, **kw):
+    """Predictions of every file with ``m`` (default: the fp32 model) and the seconds they took."""
     t = time.perf_counter()
-    out = [predict_file(model, meta, f, **kw) for f in files]
+    out = [predict_file(model if m is None else m, meta, f, **kw) for f in files]
     return out, time.perf_counter() - t
 
 
@@ -45,10 +46,8 @@ def matmul_bf16():
 
 
 def fp16():
-    t = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.float16):
-        out = [predict_file(model, meta, f) for f in files]
-    return out, time.perf_counter() - t
+        return timed()
 
 
 def int8():
@@ -59,9 +58,7 @@ def int8():
         warnings.simplefilter("ignore")
         q = copy.deepcopy(model)  # the encoder's Linear layers; the heads stay fp32
         q.encoder = torch.ao.quantization.quantize_dynamic(q.encoder, {torch.nn.Linear}, dtype=torch.qint8)
-    t = time.perf_counter()
-    out = [predict_file(q, meta, f) for f in files]
-    return out, time.perf_counter() - t
+    return timed(q)
 
 
 ref, t32 = timed()
